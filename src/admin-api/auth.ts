@@ -1,0 +1,145 @@
+/**
+ * Admin API authentication, exactly as Ghost: an integration's Admin API key as a short-lived
+ * HS256 JWT (`Authorization: Ghost <token>`), or a staff session cookie with Ghost's Origin
+ * check. Content API keys are refused here.
+ */
+import {decodeJwt, decodeProtectedHeader, jwtVerify, errors as joseErrors} from 'jose';
+import type {FastifyRequest} from 'fastify';
+import type {Database} from '../db/database.ts';
+import {HeraldError} from '../lib/errors.ts';
+import {hashSessionToken} from '../content/users.ts';
+
+/** Who is making a request. */
+export type Principal =
+  | {readonly kind: 'integration'; readonly integrationId: string; readonly apiKeyId: string}
+  | {readonly kind: 'staff'; readonly userId: string};
+
+/** Name of the staff session cookie (Ghost's). */
+export const SESSION_COOKIE = 'ghost-admin-api-session';
+
+/** Longest accepted token age: Ghost's `maxAge: '5m'`. */
+const MAX_TOKEN_AGE_SECONDS = 5 * 60;
+/** Ghost's audience rule for the unversioned Admin API (not anchored at the start). */
+const AUDIENCE = /\/?admin\/?$/;
+
+/**
+ * Verifies an `Authorization: Ghost <jwt>` header against the api_keys table. Throws Ghost's
+ * errors: 401 INVALID_AUTH_HEADER, 400 INVALID_JWT / MISSING_ADMIN_API_KID, 401
+ * UNKNOWN_ADMIN_API_KEY / INVALID_API_KEY_TYPE / INVALID_JWT.
+ */
+export async function verifyAdminToken(header: string, database: Database, now: Date): Promise<Principal> {
+  const match = /^Ghost\s+(\S+)$/i.exec(header.trim());
+  if (!match) {
+    throw new HeraldError('Unauthorized', {
+      message: 'Authorization header format is "Authorization: Ghost [token]"',
+      code: 'INVALID_AUTH_HEADER',
+    });
+  }
+  const token = match[1]!;
+
+  let kid: string | undefined;
+  try {
+    const header = decodeProtectedHeader(token);
+    decodeJwt(token);
+    kid = typeof header.kid === 'string' ? header.kid : undefined;
+  } catch (error) {
+    throw new HeraldError('BadRequest', {message: 'Invalid token', code: 'INVALID_JWT', cause: error});
+  }
+  if (!kid) throw new HeraldError('BadRequest', {message: 'Admin API kid missing.', code: 'MISSING_ADMIN_API_KID'});
+
+  const key = await database.db.selectFrom('api_keys').select(['id', 'type', 'secret', 'integration_id']).where('id', '=', kid).executeTakeFirst();
+  if (!key) throw new HeraldError('Unauthorized', {message: 'Unknown Admin API Key', code: 'UNKNOWN_ADMIN_API_KEY'});
+  if (key.type !== 'admin') throw new HeraldError('Unauthorized', {message: 'Invalid API Key type', code: 'INVALID_API_KEY_TYPE'});
+
+  try {
+    const {payload} = await jwtVerify(token, Buffer.from(key.secret, 'hex'), {
+      algorithms: ['HS256'],
+      currentDate: now,
+      maxTokenAge: MAX_TOKEN_AGE_SECONDS,
+    });
+    const audiences = Array.isArray(payload.aud) ? payload.aud : payload.aud === undefined ? [] : [payload.aud];
+    if (!audiences.some((aud) => AUDIENCE.test(aud))) {
+      throw new HeraldError('Unauthorized', {message: 'Invalid token: jwt audience invalid. expected: /admin/', code: 'INVALID_JWT'});
+    }
+  } catch (error) {
+    if (error instanceof HeraldError) throw error;
+    throw new HeraldError('Unauthorized', {message: `Invalid token: ${describeJoseError(error)}`, code: 'INVALID_JWT', cause: error});
+  }
+  if (!key.integration_id) throw new HeraldError('Unauthorized', {message: 'Unknown Admin API Key', code: 'UNKNOWN_ADMIN_API_KEY'});
+  return {kind: 'integration', integrationId: key.integration_id, apiKeyId: key.id};
+}
+
+function describeJoseError(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return /age/i.test(error.message) ? 'maxAge exceeded' : 'jwt expired';
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'invalid signature';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return error.claim === 'iat' ? 'iat required' : `jwt ${error.claim} invalid`;
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'invalid algorithm';
+  return 'jwt malformed';
+}
+
+/** The request's Origin, or the origin of its Referer, or null. */
+export function requestOrigin(request: FastifyRequest): string | null {
+  const origin = request.headers.origin;
+  if (typeof origin === 'string' && origin !== 'null') return origin;
+  const referer = request.headers.referer;
+  if (typeof referer === 'string') {
+    try {
+      return new URL(referer).origin;
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** Reads one cookie from the Cookie header. */
+export function readCookie(request: FastifyRequest, name: string): string | null {
+  const header = request.headers.cookie;
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const index = part.indexOf('=');
+    if (index > 0 && part.slice(0, index).trim() === name) return decodeURIComponent(part.slice(index + 1).trim());
+  }
+  return null;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Resolves a staff session cookie. State-changing requests must come from the site's own
+ * origin (Ghost's CSRF rule): anything else is a 400.
+ */
+export async function verifySession(request: FastifyRequest, database: Database, siteOrigin: string, now: Date): Promise<Principal | null> {
+  const token = readCookie(request, SESSION_COOKIE);
+  if (!token) return null;
+  if (!SAFE_METHODS.has(request.method)) {
+    const origin = requestOrigin(request);
+    if (origin !== siteOrigin) {
+      throw new HeraldError('BadRequest', {
+        message: `Request made from incorrect origin. Expected '${siteOrigin}' received '${origin ?? ''}'.`,
+        code: 'INVALID_ORIGIN',
+      });
+    }
+  }
+  const session = await database.db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select(['sessions.user_id', 'sessions.expires_at', 'users.status'])
+    .where('sessions.id', '=', hashSessionToken(token))
+    .executeTakeFirst();
+  if (!session || session.expires_at <= now.toISOString() || session.status !== 'active') return null;
+  return {kind: 'staff', userId: session.user_id};
+}
+
+/** Ghost's answer when neither a key nor a session identifies the caller. */
+export function missingCredentials(): HeraldError {
+  return new HeraldError('NoPermission', {
+    message: 'Authorization failed',
+    context: 'Unable to determine the authenticated user or integration. Check that cookies are being passed through if using session authentication.',
+  });
+}
+
+/** Ghost's answer when an integration calls something only staff may use. */
+export function notImplementedForIntegrations(): HeraldError {
+  return new HeraldError('NotImplemented');
+}

@@ -1,0 +1,8 @@
+/**
+ * `/members/` routes. NOT YET IMPLEMENTED: registers nothing (placeholder so the app composes).
+ */
+import type {FastifyInstance} from 'fastify';
+import type {Deps} from '../app.ts';
+
+/** Registers the members routes on the Admin API. */
+export function registerMemberRoutes(_app: FastifyInstance, _deps: Deps): void {}

@@ -1,0 +1,8 @@
+/**
+ * `/site/` routes. NOT YET IMPLEMENTED: registers nothing (placeholder so the app composes).
+ */
+import type {FastifyInstance} from 'fastify';
+import type {Deps} from '../app.ts';
+
+/** Registers the site routes on the Admin API. */
+export function registerSiteRoutes(_app: FastifyInstance, _deps: Deps): void {}

@@ -1,0 +1,111 @@
+/**
+ * The composition root: buildApp(deps) wires every route and service from explicit
+ * dependencies and returns an un-listened Fastify app. No module keeps global state.
+ */
+import Fastify, {type FastifyBaseLogger, type FastifyInstance} from 'fastify';
+import type {Logger} from 'pino';
+import type {Config} from './config.ts';
+import type {Database} from './db/database.ts';
+import type {Clock} from './lib/clock.ts';
+import type {Random} from './lib/ids.ts';
+import {HeraldError} from './lib/errors.ts';
+import {errorHandler, notFoundHandler} from './admin-api/error-handler.ts';
+import {missingCredentials, notImplementedForIntegrations, verifyAdminToken, verifySession, type Principal} from './admin-api/auth.ts';
+import {registerAuthenticationRoutes} from './admin-api/authentication.ts';
+import {registerIntegrationRoutes} from './admin-api/integrations.ts';
+import {registerTagRoutes} from './admin-api/tags.ts';
+import {registerPostRoutes} from './admin-api/posts.ts';
+import {registerMemberRoutes} from './admin-api/members.ts';
+import {registerSiteRoutes} from './admin-api/site.ts';
+import {registerSettingsRoutes} from './admin-api/settings.ts';
+
+/** Everything the app needs from the outside world. */
+export interface Deps {
+  readonly config: Config;
+  readonly database: Database;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+  /** The public site URL without trailing slash (known only after listen when port is 0). */
+  readonly siteUrl: () => string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller; null on public routes. */
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** No authentication needed (site, setup, sign-in). */
+    public?: boolean;
+    /** Staff sessions only: an integration key gets Ghost's 501. */
+    staffOnly?: boolean;
+  }
+}
+
+/** Base path of the Admin API. */
+export const ADMIN_API = '/ghost/api/admin';
+
+/** Builds the Herald HTTP app. Call `.listen()` on the result (the CLI does) or `.inject()` in tests. */
+export function buildApp(deps: Deps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.config.maxBodyBytes,
+    routerOptions: {ignoreTrailingSlash: true},
+    // Never trust proxy headers by default; the request IP is the socket's.
+    trustProxy: false,
+  });
+
+  // JSON bodies: an empty body is "no body" (clients send one on DELETE), malformed JSON is a 400.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', {parseAs: 'string'}, (_request, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (error) {
+      done(new HeraldError('BadRequest', {message: 'Malformed JSON in request body.', context: (error as Error).message, code: 'INVALID_JSON'}), undefined);
+    }
+  });
+
+  app.decorateRequest('principal', null);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info({method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime)}, 'request');
+    done();
+  });
+
+  // Authentication for every Admin API route not marked public.
+  app.addHook('preHandler', async (request) => {
+    if (!request.url.startsWith(ADMIN_API) || request.routeOptions.config.public) return;
+    const now = deps.clock.now();
+    const authorization = request.headers.authorization;
+    let principal: Principal | null = null;
+    if (authorization) {
+      principal = await verifyAdminToken(authorization, deps.database, now);
+    } else {
+      principal = await verifySession(request, deps.database, new URL(deps.siteUrl()).origin, now);
+    }
+    if (!principal) throw missingCredentials();
+    if (principal.kind === 'integration' && request.routeOptions.config.staffOnly) throw notImplementedForIntegrations();
+    request.principal = principal;
+  });
+
+  app.register(
+    async (api) => {
+      registerAuthenticationRoutes(api, deps);
+      registerIntegrationRoutes(api, deps);
+      registerTagRoutes(api, deps);
+      registerPostRoutes(api, deps);
+      registerMemberRoutes(api, deps);
+      registerSiteRoutes(api, deps);
+      registerSettingsRoutes(api, deps);
+    },
+    {prefix: ADMIN_API},
+  );
+
+  return app as unknown as FastifyInstance;
+}

@@ -1,0 +1,185 @@
+/**
+ * The `herald` command line. Parses argv with node:util parseArgs, runs one command, and
+ * returns the exit code. The only place that calls listen().
+ */
+import {parseArgs} from 'node:util';
+import pino from 'pino';
+import {buildApp} from './app.ts';
+import {ConfigError, loadConfig, OPTION_SPEC, type Config, type Flags} from './config.ts';
+import {openDatabase, type Database} from './db/database.ts';
+import {systemClock} from './lib/clock.ts';
+import {cryptoRandom} from './lib/ids.ts';
+import {HeraldError} from './lib/errors.ts';
+import {createIntegration, summariseIntegrations, type IntegrationSummary} from './content/integrations.ts';
+
+const USAGE = `Usage: herald <command> [options]
+
+Commands:
+  serve                                   run the server (Admin API, webhooks, admin UI)
+  integration create --name NAME [--json] create a custom integration; prints its API keys
+  integration list [--json]               list custom integrations with their API keys
+
+Options (serve; --data and --database-url also apply to integration):
+  --port N                 HTTP port, 0 = any free port          (PORT, default 2368)
+  --host ADDR              bind address                           (HERALD_HOST, default 127.0.0.1)
+  --url URL                public site URL                        (HERALD_URL, default http://HOST:PORT)
+  --data DIR               SQLite database folder                 (HERALD_DATA, default ./data)
+  --database-url URL       postgres://… selects PostgreSQL        (DATABASE_URL)
+  --allow-private-targets  allow webhooks to private addresses    (HERALD_ALLOW_PRIVATE_TARGETS=1)
+  --retry-schedule LIST    delays between attempts                (HERALD_RETRY_SCHEDULE, default 5s,5m,30m,2h,5h,10h,10h)
+  --delivery-timeout D     time allowed per attempt               (HERALD_DELIVERY_TIMEOUT, default 10s)
+  --no-worker | --worker-only  which parts to run                 (HERALD_ROLE=api|worker|all)
+  --max-body SIZE          largest request body                   (HERALD_MAX_BODY, default 10mb)
+  --log-level LEVEL        pino log level                         (HERALD_LOG_LEVEL, default info)
+`;
+
+/** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {...OPTION_SPEC, name: {type: 'string'}, json: {type: 'boolean'}, help: {type: 'boolean', short: 'h'}},
+    });
+  } catch (error) {
+    process.stderr.write(`herald: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const {values, positionals} = parsed;
+  const [command, sub] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+
+  let config: Config;
+  try {
+    config = loadConfig(values as Flags);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`herald: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(config);
+      case 'integration':
+        return await integrationCommand(config, sub, values.name, values.json === true);
+      default:
+        process.stderr.write(`herald: unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    process.stderr.write(`herald: ${describe(error)}\n`);
+    return 1;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof HeraldError) return error.context ? `${error.message} ${error.context}` : error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+  return `${message}${cause}`;
+}
+
+async function withDatabase<T>(config: Config, work: (database: Database) => Promise<T>): Promise<T> {
+  const database = await openDatabase(config);
+  try {
+    return await work(database);
+  } finally {
+    await database.close();
+  }
+}
+
+async function integrationCommand(config: Config, sub: string | undefined, name: string | undefined, json: boolean): Promise<number> {
+  if (sub === 'create') {
+    if (!name || name.trim() === '') {
+      process.stderr.write('herald: integration create needs --name NAME\n');
+      return 2;
+    }
+    const summary = await withDatabase(config, async (database) => {
+      const now = systemClock.now();
+      const row = await database.db.transaction().execute((trx) => createIntegration(trx, {name}, now, cryptoRandom));
+      return (await summariseIntegrations(database.db, row.id))[0]!;
+    });
+    process.stdout.write(json ? `${JSON.stringify(summary)}\n` : formatSummary(summary, 'Created integration'));
+    return 0;
+  }
+  if (sub === 'list') {
+    const list = await withDatabase(config, (database) => summariseIntegrations(database.db));
+    if (json) process.stdout.write(`${JSON.stringify(list)}\n`);
+    else if (list.length === 0) process.stdout.write('No integrations yet. Create one with: herald integration create --name "My app"\n');
+    else process.stdout.write(list.map((s) => formatSummary(s, 'Integration')).join('\n'));
+    return 0;
+  }
+  process.stderr.write(`herald: integration needs "create" or "list"\n\n${USAGE}`);
+  return 2;
+}
+
+function formatSummary(summary: IntegrationSummary, heading: string): string {
+  return `${heading} "${summary.name}" (${summary.id})\n  Admin API key:   ${summary.admin_key}\n  Content API key: ${summary.content_key}\n`;
+}
+
+async function serve(config: Config): Promise<number> {
+  const logger = pino({
+    level: config.logLevel,
+    base: undefined,
+    // Defence in depth: even if a header object is ever logged, credentials are censored.
+    redact: {paths: ['req.headers.authorization', 'req.headers.cookie', '*.secret', '*.password'], censor: '[redacted]'},
+  });
+  const database = await openDatabase(config);
+  let siteUrl = config.url;
+  const app = buildApp({
+    config,
+    database,
+    clock: systemClock,
+    random: cryptoRandom,
+    logger,
+    siteUrl: () => siteUrl ?? `http://${config.host}:${config.port}`,
+  });
+
+  let address: string;
+  try {
+    await app.listen({port: config.port, host: config.host});
+    const bound = app.server.address();
+    const port = typeof bound === 'object' && bound ? bound.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    address = `http://${host}:${port}`;
+    siteUrl ??= address;
+  } catch (error) {
+    await app.close().catch(() => {});
+    await database.close();
+    throw error;
+  }
+  process.stdout.write(`Herald is listening on ${address} (${database.description}; admin API ${siteUrl}/ghost/api/admin/)\n`);
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({signal}, 'shutting down');
+      // Stop taking requests, let in-flight ones finish (bounded), then close the database.
+      const force = setTimeout(() => resolve(), 10_000);
+      force.unref();
+      app
+        .close()
+        .catch((error: unknown) => logger.error({err: error}, 'error while closing the server'))
+        .then(() => database.close())
+        .catch((error: unknown) => logger.error({err: error}, 'error while closing the database'))
+        .finally(() => {
+          clearTimeout(force);
+          resolve();
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}

@@ -1,0 +1,85 @@
+/**
+ * Opens the database named by the config: SQLite (better-sqlite3, WAL) in the data folder, or
+ * PostgreSQL (pg) for a postgres:// URL. Both go through the same Kysely<DB>; the few places
+ * the engines differ are the named helpers below.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import {Kysely, PostgresDialect, SqliteDialect, type Transaction} from 'kysely';
+import type {DB} from './schema.ts';
+import {migrate} from './migrations.ts';
+
+/** Which engine a Database runs on. */
+export type Dialect = 'sqlite' | 'postgres';
+
+/** An open database: the query builder, which engine it is, and how to close it. */
+export interface Database {
+  readonly db: Kysely<DB>;
+  readonly dialect: Dialect;
+  /** A one-line description for logs, never containing a password. */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/** A query context: the database itself or an open transaction. */
+export type Queryable = Kysely<DB> | Transaction<DB>;
+
+/** Where to find the database. */
+export interface DatabaseOptions {
+  readonly databaseUrl: string | null;
+  readonly dataDir: string;
+}
+
+/** Opens the database and applies pending migrations. */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const database = options.databaseUrl ? openPostgres(options.databaseUrl) : openSqlite(options.dataDir);
+  try {
+    await migrate(database.db);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return database;
+}
+
+function openSqlite(dataDir: string): Database {
+  fs.mkdirSync(dataDir, {recursive: true});
+  const file = path.join(dataDir, 'herald.db');
+  const sqlite = new BetterSqlite3(file);
+  // WAL lets readers run beside the writer; NORMAL sync is durable across process crashes
+  // (a kill -9 loses nothing committed) and only risks the last commits on power loss.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<DB>({dialect: new SqliteDialect({database: sqlite})});
+  return {db, dialect: 'sqlite', description: `sqlite ${file}`, close: () => db.destroy()};
+}
+
+function openPostgres(databaseUrl: string): Database {
+  const pool = new pg.Pool({connectionString: databaseUrl, max: 10});
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => {});
+  const db = new Kysely<DB>({dialect: new PostgresDialect({pool})});
+  const url = new URL(databaseUrl);
+  return {db, dialect: 'postgres', description: `postgres ${url.host}${url.pathname}`, close: () => db.destroy()};
+}
+
+/** True when `error` is a unique-constraint violation on either engine. */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as {code?: unknown} | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}
+
+/** True when `error` is a foreign-key violation on either engine. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  const code = (error as {code?: unknown} | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
+}
+
+/** Counts come back as numbers from SQLite and as strings from pg; this makes them numbers. */
+export function toCount(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value ?? 0);
+}

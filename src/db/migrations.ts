@@ -1,0 +1,319 @@
+/**
+ * The one set of migrations, applied at start for both engines. Each migration is a named,
+ * append-only step; never edit one that has shipped, add a new one.
+ */
+import {randomUUID} from 'node:crypto';
+import {Migrator, sql, type Kysely, type Migration, type MigrationProvider} from 'kysely';
+import {objectId} from '../lib/ids.ts';
+
+/** Column type for a 24-hex id. */
+const ID = 'varchar(24)';
+/** Column type for an ISO timestamp (text sorts correctly for UTC with fixed width). */
+const TS = 'varchar(32)';
+
+/** Settings every site starts with; the values Ghost ships as defaults where it has one. */
+export const DEFAULT_SETTINGS: Readonly<Record<string, string | null>> = {
+  title: 'Herald',
+  description: 'Thoughts, stories and ideas.',
+  logo: null,
+  icon: null,
+  accent_color: '#FF1A75',
+  cover_image: null,
+  locale: 'en',
+  timezone: 'Etc/UTC',
+  facebook: null,
+  twitter: null,
+  meta_title: null,
+  meta_description: null,
+  navigation: '[]',
+  secondary_navigation: '[]',
+};
+
+const initial: Migration = {
+  async up(db: Kysely<any>) {
+    const now = new Date().toISOString();
+
+    await db.schema
+      .createTable('roles')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('name', 'varchar(50)', (c) => c.notNull().unique())
+      .addColumn('description', 'varchar(2000)')
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('users')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('name', 'varchar(191)', (c) => c.notNull())
+      .addColumn('slug', 'varchar(191)', (c) => c.notNull().unique())
+      .addColumn('email', 'varchar(191)', (c) => c.notNull().unique())
+      .addColumn('password', 'varchar(255)')
+      .addColumn('status', 'varchar(50)', (c) => c.notNull())
+      .addColumn('role_id', ID, (c) => c.notNull().references('roles.id'))
+      .addColumn('profile_image', 'varchar(2000)')
+      .addColumn('cover_image', 'varchar(2000)')
+      .addColumn('bio', 'text')
+      .addColumn('website', 'varchar(2000)')
+      .addColumn('location', 'text')
+      .addColumn('facebook', 'varchar(2000)')
+      .addColumn('twitter', 'varchar(2000)')
+      .addColumn('meta_title', 'varchar(2000)')
+      .addColumn('meta_description', 'varchar(2000)')
+      .addColumn('last_seen', TS)
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('sessions')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('user_id', ID, (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('origin', 'varchar(2000)', (c) => c.notNull())
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('expires_at', TS, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('posts')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('uuid', 'varchar(36)', (c) => c.notNull())
+      .addColumn('type', 'varchar(50)', (c) => c.notNull())
+      .addColumn('title', 'varchar(2000)', (c) => c.notNull())
+      .addColumn('slug', 'varchar(191)', (c) => c.notNull().unique())
+      .addColumn('lexical', 'text')
+      .addColumn('html', 'text')
+      .addColumn('plaintext', 'text')
+      .addColumn('feature_image', 'varchar(2000)')
+      .addColumn('feature_image_alt', 'varchar(191)')
+      .addColumn('feature_image_caption', 'text')
+      .addColumn('featured', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('status', 'varchar(50)', (c) => c.notNull())
+      .addColumn('visibility', 'varchar(50)', (c) => c.notNull())
+      .addColumn('custom_excerpt', 'varchar(2000)')
+      .addColumn('codeinjection_head', 'text')
+      .addColumn('codeinjection_foot', 'text')
+      .addColumn('custom_template', 'varchar(100)')
+      .addColumn('canonical_url', 'text')
+      .addColumn('og_image', 'varchar(2000)')
+      .addColumn('og_title', 'varchar(300)')
+      .addColumn('og_description', 'varchar(500)')
+      .addColumn('twitter_image', 'varchar(2000)')
+      .addColumn('twitter_title', 'varchar(300)')
+      .addColumn('twitter_description', 'varchar(500)')
+      .addColumn('meta_title', 'varchar(2000)')
+      .addColumn('meta_description', 'varchar(2000)')
+      .addColumn('email_subject', 'varchar(300)')
+      .addColumn('frontmatter', 'text')
+      .addColumn('show_title_and_feature_image', 'integer', (c) => c.notNull().defaultTo(1))
+      .addColumn('published_at', TS)
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('posts_type_status_published_at').on('posts').columns(['type', 'status', 'published_at']).execute();
+
+    await db.schema
+      .createTable('tags')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('name', 'varchar(191)', (c) => c.notNull())
+      .addColumn('slug', 'varchar(191)', (c) => c.notNull().unique())
+      .addColumn('description', 'text')
+      .addColumn('feature_image', 'varchar(2000)')
+      .addColumn('visibility', 'varchar(50)', (c) => c.notNull())
+      .addColumn('og_image', 'varchar(2000)')
+      .addColumn('og_title', 'varchar(300)')
+      .addColumn('og_description', 'varchar(500)')
+      .addColumn('twitter_image', 'varchar(2000)')
+      .addColumn('twitter_title', 'varchar(300)')
+      .addColumn('twitter_description', 'varchar(500)')
+      .addColumn('meta_title', 'varchar(2000)')
+      .addColumn('meta_description', 'varchar(2000)')
+      .addColumn('codeinjection_head', 'text')
+      .addColumn('codeinjection_foot', 'text')
+      .addColumn('canonical_url', 'varchar(2000)')
+      .addColumn('accent_color', 'varchar(50)')
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('posts_tags')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('post_id', ID, (c) => c.notNull().references('posts.id').onDelete('cascade'))
+      .addColumn('tag_id', ID, (c) => c.notNull().references('tags.id').onDelete('cascade'))
+      .addColumn('sort_order', 'integer', (c) => c.notNull().defaultTo(0))
+      .addUniqueConstraint('posts_tags_post_tag', ['post_id', 'tag_id'])
+      .execute();
+    await db.schema.createIndex('posts_tags_tag_id').on('posts_tags').column('tag_id').execute();
+
+    await db.schema
+      .createTable('posts_authors')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('post_id', ID, (c) => c.notNull().references('posts.id').onDelete('cascade'))
+      .addColumn('author_id', ID, (c) => c.notNull().references('users.id'))
+      .addColumn('sort_order', 'integer', (c) => c.notNull().defaultTo(0))
+      .execute();
+    await db.schema.createIndex('posts_authors_post_id').on('posts_authors').column('post_id').execute();
+
+    await db.schema
+      .createTable('members')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
+      .addColumn('email', 'varchar(191)', (c) => c.notNull().unique())
+      .addColumn('name', 'varchar(191)')
+      .addColumn('note', 'varchar(2000)')
+      .addColumn('geolocation', 'varchar(2000)')
+      .addColumn('status', 'varchar(50)', (c) => c.notNull())
+      .addColumn('subscribed', 'integer', (c) => c.notNull().defaultTo(1))
+      .addColumn('email_count', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('email_opened_count', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('email_open_rate', 'integer')
+      .addColumn('last_seen_at', TS)
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('labels')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('name', 'varchar(191)', (c) => c.notNull().unique())
+      .addColumn('slug', 'varchar(191)', (c) => c.notNull().unique())
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('members_labels')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('member_id', ID, (c) => c.notNull().references('members.id').onDelete('cascade'))
+      .addColumn('label_id', ID, (c) => c.notNull().references('labels.id').onDelete('cascade'))
+      .addColumn('sort_order', 'integer', (c) => c.notNull().defaultTo(0))
+      .addUniqueConstraint('members_labels_member_label', ['member_id', 'label_id'])
+      .execute();
+
+    await db.schema
+      .createTable('newsletters')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('uuid', 'varchar(36)', (c) => c.notNull().unique())
+      .addColumn('name', 'varchar(191)', (c) => c.notNull())
+      .addColumn('slug', 'varchar(191)', (c) => c.notNull().unique())
+      .addColumn('description', 'varchar(2000)')
+      .addColumn('status', 'varchar(50)', (c) => c.notNull())
+      .addColumn('sort_order', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('settings')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('key', 'varchar(50)', (c) => c.notNull().unique())
+      .addColumn('value', 'text')
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('integrations')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('type', 'varchar(50)', (c) => c.notNull())
+      .addColumn('name', 'varchar(191)', (c) => c.notNull())
+      .addColumn('slug', 'varchar(191)', (c) => c.notNull().unique())
+      .addColumn('icon_image', 'varchar(2000)')
+      .addColumn('description', 'varchar(2000)')
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('api_keys')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('type', 'varchar(50)', (c) => c.notNull())
+      .addColumn('secret', 'varchar(191)', (c) => c.notNull().unique())
+      .addColumn('role_id', ID)
+      .addColumn('integration_id', ID, (c) => c.references('integrations.id').onDelete('cascade'))
+      .addColumn('user_id', ID)
+      .addColumn('last_seen_at', TS)
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('webhooks')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('event', 'varchar(50)', (c) => c.notNull())
+      .addColumn('target_url', 'varchar(2000)', (c) => c.notNull())
+      .addColumn('name', 'varchar(191)')
+      .addColumn('secret', 'varchar(191)')
+      .addColumn('api_version', 'varchar(50)', (c) => c.notNull())
+      .addColumn('integration_id', ID, (c) => c.notNull().references('integrations.id').onDelete('cascade'))
+      .addColumn('last_triggered_at', TS)
+      .addColumn('last_triggered_status', 'varchar(50)')
+      .addColumn('last_triggered_error', 'varchar(2000)')
+      .addColumn('status', 'varchar(50)', (c) => c.notNull().defaultTo('available'))
+      .addColumn('disabled_reason', 'varchar(2000)')
+      .addColumn('filter', 'varchar(2000)')
+      .addColumn('previous_secrets', 'text')
+      .addColumn('source_id', ID)
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('webhooks_event').on('webhooks').column('event').execute();
+
+    // Seed what Ghost ships with: the roles, an inactive owner (setup fills it in, so posts
+    // always have an author), one default newsletter and the default settings.
+    const stamp = {created_at: now, updated_at: now};
+    const roles = [
+      {id: objectId(), name: 'Owner', description: 'Site Owner'},
+      {id: objectId(), name: 'Administrator', description: 'Administrators'},
+      {id: objectId(), name: 'Admin Integration', description: 'External Apps'},
+    ];
+    await db.insertInto('roles').values(roles.map((r) => ({...r, ...stamp}))).execute();
+    await db
+      .insertInto('users')
+      .values({
+        id: objectId(),
+        name: 'Herald',
+        slug: 'herald',
+        email: 'owner@herald.invalid',
+        password: null,
+        status: 'inactive',
+        role_id: roles[0]!.id,
+        ...stamp,
+      })
+      .execute();
+    await db
+      .insertInto('newsletters')
+      .values({id: objectId(), uuid: randomUUID(), name: 'Herald', slug: 'default-newsletter', description: null, status: 'active', sort_order: 0, ...stamp})
+      .execute();
+    await db
+      .insertInto('settings')
+      .values(Object.entries(DEFAULT_SETTINGS).map(([key, value]) => ({id: objectId(), key, value, ...stamp})))
+      .execute();
+  },
+};
+
+/** Every migration, in order. Names sort lexically; Kysely runs them in that order. */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = {
+  '0001_initial': initial,
+};
+
+const provider: MigrationProvider = {getMigrations: async () => ({...MIGRATIONS})};
+
+/**
+ * Applies every pending migration. Throws (with the failing migration's error as cause)
+ * when one fails; the failed migration's own transaction is rolled back.
+ */
+export async function migrate(db: Kysely<any>): Promise<void> {
+  const migrator = new Migrator({db, provider});
+  const {error, results} = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed`, {cause: error});
+  }
+}
+
+/** Used by tests to check the database answers. */
+export async function ping(db: Kysely<any>): Promise<void> {
+  await sql`select 1`.execute(db);
+}

@@ -1,0 +1,238 @@
+/**
+ * Row types of every table, shared by both engines. Timestamps are ISO-8601 UTC strings with
+ * milliseconds (they sort as text); booleans are 0/1 integers; JSON is text. One schema, one
+ * query path.
+ */
+
+/** 0 or 1; both engines store booleans this way so rows look the same everywhere. */
+export type Flag = 0 | 1;
+
+export interface RolesTable {
+  id: string;
+  name: string;
+  description: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UsersTable {
+  id: string;
+  name: string;
+  slug: string;
+  email: string;
+  /** scrypt hash `scrypt$N$salt$hash`; null until setup. */
+  password: string | null;
+  status: string;
+  role_id: string;
+  profile_image: string | null;
+  cover_image: string | null;
+  bio: string | null;
+  website: string | null;
+  location: string | null;
+  facebook: string | null;
+  twitter: string | null;
+  meta_title: string | null;
+  meta_description: string | null;
+  last_seen: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SessionsTable {
+  /** SHA-256 of the cookie token, so a database leak cannot replay sessions. */
+  id: string;
+  user_id: string;
+  origin: string;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface PostsTable {
+  id: string;
+  uuid: string;
+  type: 'post' | 'page';
+  title: string;
+  slug: string;
+  lexical: string | null;
+  html: string | null;
+  plaintext: string | null;
+  feature_image: string | null;
+  feature_image_alt: string | null;
+  feature_image_caption: string | null;
+  featured: Flag;
+  status: 'draft' | 'published' | 'scheduled';
+  visibility: string;
+  custom_excerpt: string | null;
+  codeinjection_head: string | null;
+  codeinjection_foot: string | null;
+  custom_template: string | null;
+  canonical_url: string | null;
+  og_image: string | null;
+  og_title: string | null;
+  og_description: string | null;
+  twitter_image: string | null;
+  twitter_title: string | null;
+  twitter_description: string | null;
+  meta_title: string | null;
+  meta_description: string | null;
+  email_subject: string | null;
+  frontmatter: string | null;
+  show_title_and_feature_image: Flag;
+  published_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TagsTable {
+  id: string;
+  name: string;
+  slug: string;
+  description: string | null;
+  feature_image: string | null;
+  visibility: string;
+  og_image: string | null;
+  og_title: string | null;
+  og_description: string | null;
+  twitter_image: string | null;
+  twitter_title: string | null;
+  twitter_description: string | null;
+  meta_title: string | null;
+  meta_description: string | null;
+  codeinjection_head: string | null;
+  codeinjection_foot: string | null;
+  canonical_url: string | null;
+  accent_color: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface PostsTagsTable {
+  id: string;
+  post_id: string;
+  tag_id: string;
+  sort_order: number;
+}
+
+export interface PostsAuthorsTable {
+  id: string;
+  post_id: string;
+  author_id: string;
+  sort_order: number;
+}
+
+export interface MembersTable {
+  id: string;
+  uuid: string;
+  email: string;
+  name: string | null;
+  note: string | null;
+  geolocation: string | null;
+  status: string;
+  /** Subscribed to the default newsletter. */
+  subscribed: Flag;
+  email_count: number;
+  email_opened_count: number;
+  email_open_rate: number | null;
+  last_seen_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface LabelsTable {
+  id: string;
+  name: string;
+  slug: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MembersLabelsTable {
+  id: string;
+  member_id: string;
+  label_id: string;
+  sort_order: number;
+}
+
+export interface NewslettersTable {
+  id: string;
+  uuid: string;
+  name: string;
+  slug: string;
+  description: string | null;
+  status: string;
+  sort_order: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SettingsTable {
+  id: string;
+  key: string;
+  /** Stored as text; null allowed. */
+  value: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IntegrationsTable {
+  id: string;
+  type: string;
+  name: string;
+  slug: string;
+  icon_image: string | null;
+  description: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  type: 'admin' | 'content';
+  secret: string;
+  role_id: string | null;
+  integration_id: string | null;
+  user_id: string | null;
+  last_seen_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhooksTable {
+  id: string;
+  event: string;
+  target_url: string;
+  name: string | null;
+  secret: string | null;
+  api_version: string;
+  integration_id: string;
+  last_triggered_at: string | null;
+  last_triggered_status: string | null;
+  last_triggered_error: string | null;
+  status: 'available' | 'disabled';
+  disabled_reason: string | null;
+  filter: string | null;
+  /** JSON array of `{secret, expires_at}`. */
+  previous_secrets: string | null;
+  source_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Every table, as Kysely sees the database. */
+export interface DB {
+  roles: RolesTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  posts: PostsTable;
+  tags: TagsTable;
+  posts_tags: PostsTagsTable;
+  posts_authors: PostsAuthorsTable;
+  members: MembersTable;
+  labels: LabelsTable;
+  members_labels: MembersLabelsTable;
+  newsletters: NewslettersTable;
+  settings: SettingsTable;
+  integrations: IntegrationsTable;
+  api_keys: ApiKeysTable;
+  webhooks: WebhooksTable;
+}

@@ -1,0 +1,49 @@
+/**
+ * Identifiers and secrets in Ghost's formats. Randomness comes from the caller's `Random`
+ * port so tests can make it deterministic.
+ */
+import {randomBytes, randomUUID} from 'node:crypto';
+
+/** The random source; the composition root passes the real one. */
+export interface Random {
+  /** `n` cryptographically strong random bytes. */
+  bytes(n: number): Buffer;
+  /** A v4 UUID. */
+  uuid(): string;
+}
+
+/** The default random source, backed by node:crypto. */
+export const cryptoRandom: Random = {
+  bytes: (n) => randomBytes(n),
+  uuid: () => randomUUID(),
+};
+
+let counter = randomBytes(3).readUIntBE(0, 3);
+
+/**
+ * A 24-hex ObjectId like Ghost's: 4 bytes of seconds, 5 random bytes, 3 bytes of counter.
+ * Ids made in one process sort by creation time, as Ghost's do.
+ */
+export function objectId(now: Date = new Date(), random: Random = cryptoRandom): string {
+  const buf = Buffer.alloc(12);
+  buf.writeUInt32BE(Math.floor(now.getTime() / 1000), 0);
+  random.bytes(5).copy(buf, 4);
+  counter = (counter + 1) % 0xffffff;
+  buf.writeUIntBE(counter, 9, 3);
+  return buf.toString('hex');
+}
+
+/** True when `value` looks like a 24-hex ObjectId. */
+export function isObjectId(value: unknown): value is string {
+  return typeof value === 'string' && /^[0-9a-f]{24}$/.test(value);
+}
+
+/** An Admin API key secret: 32 random bytes as 64 hex characters (Ghost's `secret.create('admin')`). */
+export function adminKeySecret(random: Random = cryptoRandom): string {
+  return random.bytes(32).toString('hex');
+}
+
+/** A Content API key secret: 13 random bytes as 26 hex characters. */
+export function contentKeySecret(random: Random = cryptoRandom): string {
+  return random.bytes(13).toString('hex');
+}
