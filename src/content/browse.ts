@@ -79,7 +79,8 @@ export function parseOrder(text: string, spec: BrowseSpec): RawBuilder<unknown>[
         code: 'INVALID_ORDER',
       });
     }
-    terms.push(sql`${sql.ref(column)} ${sql.raw(dir)}`);
+    // The engines disagree on where NULLs sort; say it explicitly (SQLite's order: NULL is lowest).
+    terms.push(sql`${sql.ref(column)} ${sql.raw(dir === 'asc' ? 'asc nulls first' : 'desc nulls last')}`);
   }
   return terms;
 }
