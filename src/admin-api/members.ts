@@ -1,8 +1,39 @@
 /**
- * `/members/` routes. NOT YET IMPLEMENTED: registers nothing (placeholder so the app composes).
+ * `/members/` routes: browse, read, add, edit, delete. Integrations and staff may use all.
  */
 import type {FastifyInstance} from 'fastify';
 import type {Deps} from '../app.ts';
+import {addMember, browseMembers, deleteMember, editMember, readMember, type MemberContext} from '../content/members.ts';
+import {pickFields} from '../content/browse.ts';
+import {singleItem} from '../content/input.ts';
+import {browseEnvelope, noContent, singleEnvelope, type CommonQuery} from './respond.ts';
 
 /** Registers the members routes on the Admin API. */
-export function registerMemberRoutes(_app: FastifyInstance, _deps: Deps): void {}
+export function registerMemberRoutes(app: FastifyInstance, deps: Deps): void {
+  const ctx = (): MemberContext => ({database: deps.database, now: deps.clock.now(), random: deps.random});
+
+  app.get<{Querystring: CommonQuery}>('/members/', async (request) => {
+    const {members, pagination} = await browseMembers(ctx(), request.query);
+    return browseEnvelope('members', members.map((m) => pickFields(m as unknown as Record<string, unknown>, request.query.fields)), pagination);
+  });
+
+  app.get<{Params: {id: string}; Querystring: CommonQuery}>('/members/:id/', async (request) => {
+    const member = await readMember(ctx(), request.params.id);
+    return singleEnvelope('members', pickFields(member as unknown as Record<string, unknown>, request.query.fields));
+  });
+
+  app.post('/members/', async (request, reply) => {
+    const {after} = await addMember(ctx(), singleItem(request.body, 'members'));
+    return reply.status(201).send(singleEnvelope('members', after));
+  });
+
+  app.put<{Params: {id: string}}>('/members/:id/', async (request) => {
+    const {after} = await editMember(ctx(), request.params.id, singleItem(request.body, 'members'));
+    return singleEnvelope('members', after);
+  });
+
+  app.delete<{Params: {id: string}}>('/members/:id/', async (request, reply) => {
+    await deleteMember(ctx(), request.params.id);
+    return noContent(reply);
+  });
+}
