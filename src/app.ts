@@ -79,24 +79,27 @@ export function buildApp(deps: Deps): FastifyInstance {
     done();
   });
 
-  // Authentication for every Admin API route not marked public.
-  app.addHook('preHandler', async (request) => {
-    if (!request.url.startsWith(ADMIN_API) || request.routeOptions.config.public) return;
-    const now = deps.clock.now();
-    const authorization = request.headers.authorization;
-    let principal: Principal | null = null;
-    if (authorization) {
-      principal = await verifyAdminToken(authorization, deps.database, now);
-    } else {
-      principal = await verifySession(request, deps.database, new URL(deps.siteUrl()).origin, now);
-    }
-    if (!principal) throw missingCredentials();
-    if (principal.kind === 'integration' && request.routeOptions.config.staffOnly) throw notImplementedForIntegrations();
-    request.principal = principal;
-  });
-
   app.register(
     async (api) => {
+      // Authentication for every Admin API route not marked public. The hook lives in this
+      // plugin's scope, so it guards exactly the routes registered here, whatever the raw URL
+      // looks like (a prefix test on request.url let `/ghost/api/%61dmin/…` skip it). Unknown
+      // paths fall through to the root 404 handler without authentication, as in Ghost.
+      api.addHook('preHandler', async (request) => {
+        if (request.routeOptions.config.public) return;
+        const now = deps.clock.now();
+        const authorization = request.headers.authorization;
+        let principal: Principal | null = null;
+        if (authorization) {
+          principal = await verifyAdminToken(authorization, deps.database, now);
+        } else {
+          principal = await verifySession(request, deps.database, new URL(deps.siteUrl()).origin, now);
+        }
+        if (!principal) throw missingCredentials();
+        if (principal.kind === 'integration' && request.routeOptions.config.staffOnly) throw notImplementedForIntegrations();
+        request.principal = principal;
+      });
+
       registerAuthenticationRoutes(api, deps);
       registerIntegrationRoutes(api, deps);
       registerTagRoutes(api, deps);

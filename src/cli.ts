@@ -3,14 +3,14 @@
  * returns the exit code. The only place that calls listen().
  */
 import {parseArgs} from 'node:util';
-import pino from 'pino';
-import {buildApp} from './app.ts';
 import {ConfigError, loadConfig, OPTION_SPEC, type Config, type Flags} from './config.ts';
-import {openDatabase, type Database} from './db/database.ts';
+import type {Database} from './db/database.ts';
 import {systemClock} from './lib/clock.ts';
 import {cryptoRandom} from './lib/ids.ts';
 import {HeraldError} from './lib/errors.ts';
-import {createIntegration, summariseIntegrations, type IntegrationSummary} from './content/integrations.ts';
+import type {IntegrationSummary} from './content/integrations.ts';
+// The server, the database drivers and pino are imported where a command needs them, so usage
+// errors and --help answer at once instead of after loading all of them.
 
 const USAGE = `Usage: herald <command> [options]
 
@@ -89,6 +89,7 @@ function describe(error: unknown): string {
 }
 
 async function withDatabase<T>(config: Config, work: (database: Database) => Promise<T>): Promise<T> {
+  const {openDatabase} = await import('./db/database.ts');
   const database = await openDatabase(config);
   try {
     return await work(database);
@@ -103,6 +104,7 @@ async function integrationCommand(config: Config, sub: string | undefined, name:
       process.stderr.write('herald: integration create needs --name NAME\n');
       return 2;
     }
+    const {createIntegration, summariseIntegrations} = await import('./content/integrations.ts');
     const summary = await withDatabase(config, async (database) => {
       const now = systemClock.now();
       const row = await database.db.transaction().execute((trx) => createIntegration(trx, {name}, now, cryptoRandom));
@@ -112,6 +114,7 @@ async function integrationCommand(config: Config, sub: string | undefined, name:
     return 0;
   }
   if (sub === 'list') {
+    const {summariseIntegrations} = await import('./content/integrations.ts');
     const list = await withDatabase(config, (database) => summariseIntegrations(database.db));
     if (json) process.stdout.write(`${JSON.stringify(list)}\n`);
     else if (list.length === 0) process.stdout.write('No integrations yet. Create one with: herald integration create --name "My app"\n');
@@ -127,6 +130,7 @@ function formatSummary(summary: IntegrationSummary, heading: string): string {
 }
 
 async function serve(config: Config): Promise<number> {
+  const [{default: pino}, {buildApp}, {openDatabase}] = await Promise.all([import('pino'), import('./app.ts'), import('./db/database.ts')]);
   const logger = pino({
     level: config.logLevel,
     base: undefined,
@@ -157,29 +161,36 @@ async function serve(config: Config): Promise<number> {
     await database.close();
     throw error;
   }
-  process.stdout.write(`Herald is listening on ${address} (${database.description}; admin API ${siteUrl}/ghost/api/admin/)\n`);
+  // The signal handlers go in before the ready line is printed: whoever waits for that line
+  // may send SIGTERM the moment it reads it, and must get a graceful exit 0, not a kill.
+  let stopping = false;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({signal}, 'shutting down');
+    // Stop taking requests, let in-flight ones finish (bounded), then close the database.
+    // Past the bound, open sockets would keep the event loop (and the process) alive: exit.
+    const force = setTimeout(() => {
+      logger.warn('graceful shutdown took over 10 s; exiting anyway');
+      process.exit(0);
+    }, 10_000);
+    force.unref();
+    app
+      .close()
+      .catch((error: unknown) => logger.error({err: error}, 'error while closing the server'))
+      .then(() => database.close())
+      .catch((error: unknown) => logger.error({err: error}, 'error while closing the database'))
+      .finally(() => {
+        clearTimeout(force);
+        stopped();
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
 
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({signal}, 'shutting down');
-      // Stop taking requests, let in-flight ones finish (bounded), then close the database.
-      const force = setTimeout(() => resolve(), 10_000);
-      force.unref();
-      app
-        .close()
-        .catch((error: unknown) => logger.error({err: error}, 'error while closing the server'))
-        .then(() => database.close())
-        .catch((error: unknown) => logger.error({err: error}, 'error while closing the database'))
-        .finally(() => {
-          clearTimeout(force);
-          resolve();
-        });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  process.stdout.write(`Herald is listening on ${address} (${database.description}; admin API ${siteUrl}/ghost/api/admin/)\n`);
+  await done;
   return 0;
 }

@@ -52,14 +52,19 @@ export async function verifyAdminToken(header: string, database: Database, now: 
   if (key.type !== 'admin') throw new HeraldError('Unauthorized', {message: 'Invalid API Key type', code: 'INVALID_API_KEY_TYPE'});
 
   try {
-    const {payload} = await jwtVerify(token, Buffer.from(key.secret, 'hex'), {
-      algorithms: ['HS256'],
-      currentDate: now,
-      maxTokenAge: MAX_TOKEN_AGE_SECONDS,
-    });
+    // jose checks the signature, exp and nbf. maxAge is checked below as jsonwebtoken does it:
+    // jose's maxTokenAge also refuses an iat in the future, which Ghost accepts (a client whose
+    // clock runs a little ahead must not be locked out).
+    const {payload} = await jwtVerify(token, Buffer.from(key.secret, 'hex'), {algorithms: ['HS256'], currentDate: now});
     const audiences = Array.isArray(payload.aud) ? payload.aud : payload.aud === undefined ? [] : [payload.aud];
     if (!audiences.some((aud) => AUDIENCE.test(aud))) {
       throw new HeraldError('Unauthorized', {message: 'Invalid token: jwt audience invalid. expected: /admin/', code: 'INVALID_JWT'});
+    }
+    if (typeof payload.iat !== 'number') {
+      throw new HeraldError('Unauthorized', {message: 'Invalid token: iat required when maxAge is specified', code: 'INVALID_JWT'});
+    }
+    if (Math.floor(now.getTime() / 1000) >= payload.iat + MAX_TOKEN_AGE_SECONDS) {
+      throw new HeraldError('Unauthorized', {message: 'Invalid token: maxAge exceeded', code: 'INVALID_JWT'});
     }
   } catch (error) {
     if (error instanceof HeraldError) throw error;
@@ -70,9 +75,9 @@ export async function verifyAdminToken(header: string, database: Database, now: 
 }
 
 function describeJoseError(error: unknown): string {
-  if (error instanceof joseErrors.JWTExpired) return /age/i.test(error.message) ? 'maxAge exceeded' : 'jwt expired';
+  if (error instanceof joseErrors.JWTExpired) return 'jwt expired';
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'invalid signature';
-  if (error instanceof joseErrors.JWTClaimValidationFailed) return error.claim === 'iat' ? 'iat required' : `jwt ${error.claim} invalid`;
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return error.claim === 'nbf' ? 'jwt not active' : `jwt ${error.claim} invalid`;
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'invalid algorithm';
   return 'jwt malformed';
 }
@@ -98,7 +103,15 @@ export function readCookie(request: FastifyRequest, name: string): string | null
   if (!header) return null;
   for (const part of header.split(';')) {
     const index = part.indexOf('=');
-    if (index > 0 && part.slice(0, index).trim() === name) return decodeURIComponent(part.slice(index + 1).trim());
+    if (index > 0 && part.slice(0, index).trim() === name) {
+      const raw = part.slice(index + 1).trim();
+      // A malformed escape (`%`, `%E0%A4%A`) is the client's mistake, not a 500: no session.
+      try {
+        return decodeURIComponent(raw);
+      } catch {
+        return null;
+      }
+    }
   }
   return null;
 }

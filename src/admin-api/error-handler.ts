@@ -60,7 +60,9 @@ export function normaliseError(error: unknown): HeraldError {
       return new HeraldError('BadRequest', {message: 'Malformed JSON in request body.', context: fastifyError.message ?? null, code: 'INVALID_JSON', cause: error});
   }
   const status = fastifyError?.statusCode;
-  if (error instanceof SyntaxError || (status === 400 && /JSON/i.test(fastifyError?.message ?? ''))) {
+  // Only a parser's 400 is the client's malformed JSON; a bare SyntaxError is a server fault
+  // (say, JSON.parse of a stored column) and must be a logged 500, not a silent 400.
+  if (status === 400 && (error instanceof SyntaxError || /JSON/i.test(fastifyError?.message ?? ''))) {
     return new HeraldError('BadRequest', {message: 'Malformed JSON in request body.', context: fastifyError?.message ?? null, code: 'INVALID_JSON', cause: error});
   }
   if (typeof status === 'number' && status >= 400 && status < 500) {

@@ -52,11 +52,14 @@ export function parseLimit(value: string | number | undefined): number {
   return Math.min(n, MAX_LIMIT);
 }
 
-/** Parses `page` (1-based). */
+/** Highest `page`: keeps the SQL offset a safe integer (a larger one overflowed into a 500). */
+export const MAX_PAGE = Math.floor(Number.MAX_SAFE_INTEGER / MAX_LIMIT);
+
+/** Parses `page` (1-based, at most MAX_PAGE). */
 export function parsePage(value: string | number | undefined): number {
   if (value === undefined || value === '') return 1;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE) {
     throw new HeraldError('Validation', {message: 'Validation error, cannot list resource.', context: `page must be a positive integer (got "${value}").`, property: 'page'});
   }
   return n;

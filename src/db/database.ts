@@ -36,7 +36,7 @@ export interface DatabaseOptions {
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   const database = options.databaseUrl ? openPostgres(options.databaseUrl) : openSqlite(options.dataDir);
   try {
-    await migrate(database.db);
+    await migrate(database.db, database.dialect);
   } catch (error) {
     await database.close();
     throw error;

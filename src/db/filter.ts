@@ -102,16 +102,22 @@ function compileOp(name: string, field: ColumnField | RelationField, op: string,
   const positiveOp = op === '$ne' ? '$eq' : op === '$nin' ? '$in' : op;
 
   let condition: RawBuilder<boolean>;
+  // True when the positive condition itself selects null values (`x:null`, `x:[a,null]`).
+  let matchesNull = false;
   switch (positiveOp) {
     case '$eq': {
       const value = coerce(name, field.kind, raw, now);
+      matchesNull = value === null;
       condition = value === null ? sql<boolean>`${col} is null` : sql<boolean>`${col} = ${value}`;
       break;
     }
     case '$in': {
       if (!Array.isArray(raw)) throw badFilter(`"${name}" expects a list`);
-      const values = raw.map((v) => coerce(name, field.kind, v, now)).filter((v) => v !== null);
-      condition = values.length === 0 ? sql<boolean>`1 = 0` : sql<boolean>`${col} in (${sql.join(values)})`;
+      const coerced = raw.map((v) => coerce(name, field.kind, v, now));
+      const values = coerced.filter((v) => v !== null);
+      matchesNull = values.length !== coerced.length;
+      const inList = values.length === 0 ? sql<boolean>`1 = 0` : sql<boolean>`${col} in (${sql.join(values)})`;
+      condition = matchesNull ? sql<boolean>`(${inList} or ${col} is null)` : inList;
       break;
     }
     case '$gt':
@@ -148,7 +154,9 @@ function compileOp(name: string, field: ColumnField | RelationField, op: string,
     return negated ? sql<boolean>`not ${exists}` : exists;
   }
   if (!negated) return condition;
-  // A plain column: "not equal" keeps rows whose value is null (a missing value differs).
+  // A plain column: "not equal" keeps rows whose value is null (a missing value differs),
+  // unless null is one of the excluded values (`x:-null`, `x:-[a,null]`).
+  if (matchesNull) return sql<boolean>`not (${condition})`;
   return sql<boolean>`(not (${condition}) or ${col} is null)`;
 }
 
@@ -166,7 +174,11 @@ function coerce(name: string, kind: FieldKind, raw: unknown, now: Date): string 
     }
     case 'date': {
       if (raw === 'now') return now.toISOString();
-      const date = new Date(String(raw));
+      // Stored times are UTC, and so are zone-less values (NQL's own `now-1d` resolves to
+      // `YYYY-MM-DD HH:mm:ss` in UTC); JavaScript would read those in the server's local zone.
+      const text = String(raw).trim();
+      const zoneless = /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(text);
+      const date = new Date(zoneless ? `${text.replace(' ', 'T')}Z` : text);
       if (Number.isNaN(date.getTime())) throw badFilter(`"${name}" expects a date such as '2026-01-31'`);
       return date.toISOString();
     }

@@ -298,15 +298,49 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
 };
 
-const provider: MigrationProvider = {getMigrations: async () => ({...MIGRATIONS})};
-
 /**
- * Applies every pending migration. Throws (with the failing migration's error as cause)
- * when one fails; the failed migration's own transaction is rolled back.
+ * Applies every pending migration, all or nothing. Throws (with the failing migration's error
+ * as cause) when one fails; nothing of the failed run is kept.
  */
-export async function migrate(db: Kysely<any>): Promise<void> {
-  const migrator = new Migrator({db, provider});
-  const {error, results} = await migrator.migrateToLatest();
+export async function migrate(
+  db: Kysely<any>,
+  dialect: 'sqlite' | 'postgres' = 'sqlite',
+  migrations: Readonly<Record<string, Migration>> = MIGRATIONS,
+): Promise<void> {
+  const provider: MigrationProvider = {getMigrations: async () => ({...migrations})};
+  // On PostgreSQL, Kysely looks for its migration tables in *any* schema unless told which one:
+  // another Herald (or Kysely app) in a sibling schema of the same database made it skip
+  // creating its own lock table and then fail. Pin them to the schema this connection uses.
+  const migrationTableSchema =
+    dialect === 'postgres' ? (await sql<{schema: string}>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
+  const migrator = new Migrator({db, provider, ...(migrationTableSchema ? {migrationTableSchema} : {})});
+
+  let outcome: Awaited<ReturnType<Migrator['migrateToLatest']>>;
+  if (dialect === 'sqlite') {
+    // Kysely runs SQLite migrations with no transaction and no lock. Two processes starting on
+    // a fresh file (--no-worker beside --worker-only) then race ("table already exists"), and a
+    // crash mid-run leaves a half-built schema. SQLite has transactional DDL: take the write
+    // lock first (others wait on busy_timeout), run everything, commit or roll back as one.
+    // This works because Kysely's SQLite driver has exactly one connection.
+    await sql`begin immediate`.execute(db);
+    try {
+      outcome = await migrator.migrateToLatest();
+    } catch (error) {
+      await sql`rollback`.execute(db);
+      throw error;
+    }
+    await sql.raw(outcome.error ? 'rollback' : 'commit').execute(db);
+  } else {
+    // Kysely's introspection scans every schema in the database, and fails with 3F000 when some
+    // other schema is dropped mid-scan (parallel test runs, other tenants). Nothing was applied
+    // then (PostgreSQL migrations run in one locked transaction), so a retry is safe.
+    for (let attempt = 1; ; attempt++) {
+      outcome = await migrator.migrateToLatest();
+      if ((outcome.error as {code?: unknown} | undefined)?.code !== '3F000' || attempt >= 5) break;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    }
+  }
+  const {error, results} = outcome;
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`database migration ${failed} failed`, {cause: error});
