@@ -8,7 +8,8 @@ import type {Config} from './config.ts';
 import type {Database} from './db/database.ts';
 import type {Clock} from './lib/clock.ts';
 import type {Random} from './lib/ids.ts';
-import {HeraldError} from './lib/errors.ts';
+import {HeraldError, validationError} from './lib/errors.ts';
+import {findNul} from './content/input.ts';
 import {errorHandler, notFoundHandler} from './admin-api/error-handler.ts';
 import {missingCredentials, notImplementedForIntegrations, verifyAdminToken, verifySession, type Principal} from './admin-api/auth.ts';
 import {registerAuthenticationRoutes} from './admin-api/authentication.ts';
@@ -63,10 +64,21 @@ export function buildApp(deps: Deps): FastifyInstance {
   app.addContentTypeParser('application/json', {parseAs: 'string'}, (_request, body, done) => {
     const text = body as string;
     if (text.trim() === '') return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(text));
+      parsed = JSON.parse(text);
     } catch (error) {
-      done(new HeraldError('BadRequest', {message: 'Malformed JSON in request body.', context: (error as Error).message, code: 'INVALID_JSON'}), undefined);
+      return done(new HeraldError('BadRequest', {message: 'Malformed JSON in request body.', context: (error as Error).message, code: 'INVALID_JSON'}), undefined);
+    }
+    const nulAt = findNul(parsed);
+    if (nulAt) return done(validationError(nulAt, `${nulAt} cannot contain NUL characters.`), undefined);
+    done(null, parsed);
+  });
+
+  // A NUL in the path or query can never match anything, and PostgreSQL refuses to compare it.
+  app.addHook('onRequest', async (request) => {
+    if (/%00/i.test(request.url) || request.url.includes('\u0000')) {
+      throw new HeraldError('BadRequest', {message: 'The request URL contains a NUL character.', code: 'INVALID_URL'});
     }
   });
 

@@ -57,3 +57,20 @@ export function optionalEnum<T extends string>(input: Input, key: string, allowe
   }
   return value as T;
 }
+
+/**
+ * The property name under which a NUL character (U+0000) first appears in a parsed body, or
+ * null. PostgreSQL cannot store NUL in text, so bodies holding one are refused at the edge
+ * (a 422 naming the property) instead of failing as an SQL error on one engine only.
+ */
+export function findNul(value: unknown, key = 'body', depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? key : null;
+  if (depth > 64 || value === null || typeof value !== 'object') return null;
+  for (const [childKey, child] of Object.entries(value)) {
+    const name = Array.isArray(value) ? key : childKey;
+    if (childKey.includes('\u0000')) return name;
+    const found = findNul(child, name, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}

@@ -294,8 +294,19 @@ const initial: Migration = {
 };
 
 /** Every migration, in order. Names sort lexically; Kysely runs them in that order. */
+/**
+ * Member e-mails are unique regardless of case (the API compares them lowercased); the index
+ * makes that hold under concurrent adds too, on both engines.
+ */
+const membersEmailLower: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.createIndex('members_email_lower').on('members').unique().expression(sql`lower(email)`).execute();
+  },
+};
+
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
+  '0002_members_email_lower': membersEmailLower,
 };
 
 /**

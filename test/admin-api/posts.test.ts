@@ -405,8 +405,9 @@ for (const dialect of DIALECTS) {
       assert.equal(await count(), before + 1);
 
       assert.equal((await raw('GET', "/posts/?filter=title:'a%00b'")).status, 400);
-      assert.equal((await raw('GET', '/posts/slug/a%00b/')).status, 404);
-      assert.equal((await raw('PUT', '/posts/a%00b/', {posts: [{updated_at: post.updated_at}]})).status, 404);
+      // A NUL in the URL is refused before routing, on every resource alike.
+      assert.equal((await raw('GET', '/posts/slug/a%00b/')).status, 400);
+      assert.equal((await raw('PUT', '/posts/a%00b/', {posts: [{updated_at: post.updated_at}]})).status, 400);
       assert.equal((await raw('GET', '/posts/?page=99999999999999999999')).body.errors[0].property, 'page');
     });
 
