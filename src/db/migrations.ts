@@ -3,7 +3,7 @@
  * append-only step; never edit one that has shipped, add a new one.
  */
 import {randomUUID} from 'node:crypto';
-import {Migrator, sql, type Kysely, type Migration, type MigrationProvider} from 'kysely';
+import {sql, type Kysely, type Migration} from 'kysely';
 import {objectId} from '../lib/ids.ts';
 
 /** Column type for a 24-hex id. */
@@ -304,57 +304,125 @@ const membersEmailLower: Migration = {
   },
 };
 
+/**
+ * The outbox: one row per fired event, one delivery per (event, webhook), one attempt row per
+ * HTTP try. Written in the same transaction as the content change that fired the event.
+ */
+const outbox: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('events')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('name', 'varchar(50)', (c) => c.notNull())
+      .addColumn('resource_type', 'varchar(50)')
+      .addColumn('resource_id', ID)
+      // The exact body sent to receivers, built once per event.
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('source_id', ID)
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('events_created_at').on('events').column('created_at').execute();
+
+    await db.schema
+      .createTable('deliveries')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('event_id', ID, (c) => c.notNull().references('events.id').onDelete('cascade'))
+      .addColumn('webhook_id', ID, (c) => c.notNull().references('webhooks.id').onDelete('cascade'))
+      .addColumn('status', 'varchar(20)', (c) => c.notNull())
+      .addColumn('attempt_count', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('next_attempt_at', TS)
+      .addColumn('lease_owner', 'varchar(64)')
+      .addColumn('lease_expires_at', TS)
+      .addColumn('last_attempt_at', TS)
+      .addColumn('last_status_code', 'integer')
+      .addColumn('last_error', 'varchar(2000)')
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+    // The claim query: pending rows whose time has come, oldest first.
+    await db.schema.createIndex('deliveries_claim').on('deliveries').columns(['status', 'next_attempt_at']).execute();
+    await db.schema.createIndex('deliveries_webhook_created').on('deliveries').columns(['webhook_id', 'created_at']).execute();
+    await db.schema.createIndex('deliveries_event').on('deliveries').column('event_id').execute();
+
+    await db.schema
+      .createTable('delivery_attempts')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('delivery_id', ID, (c) => c.notNull().references('deliveries.id').onDelete('cascade'))
+      .addColumn('webhook_id', ID, (c) => c.notNull())
+      .addColumn('attempt_number', 'integer', (c) => c.notNull())
+      .addColumn('trigger', 'varchar(20)', (c) => c.notNull())
+      .addColumn('started_at', TS, (c) => c.notNull())
+      .addColumn('duration_ms', 'integer', (c) => c.notNull())
+      .addColumn('request_url', 'varchar(2000)', (c) => c.notNull())
+      .addColumn('request_headers', 'text', (c) => c.notNull())
+      .addColumn('response_status', 'integer')
+      .addColumn('response_headers', 'text')
+      .addColumn('response_body', 'text')
+      .addColumn('error', 'varchar(2000)')
+      .execute();
+    await db.schema.createIndex('delivery_attempts_delivery').on('delivery_attempts').columns(['delivery_id', 'started_at']).execute();
+  },
+};
+
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_members_email_lower': membersEmailLower,
+  '0003_outbox': outbox,
 };
 
+/** Key of the PostgreSQL advisory lock that lets one process migrate at a time. */
+const MIGRATION_LOCK_KEY = 0x48_45_52_41; // "HERA"
+
 /**
- * Applies every pending migration, all or nothing. Throws (with the failing migration's error
- * as cause) when one fails; nothing of the failed run is kept.
+ * Applies every pending migration, all or nothing, holding a lock so concurrent starts wait
+ * for each other. Throws (naming the failing migration, with its error as cause) when one
+ * fails; nothing of the failed run is kept.
+ *
+ * Herald keeps its own small ledger (`herald_migrations`) rather than Kysely's Migrator: that
+ * one introspects every schema of the database, which fails when another schema is dropped
+ * meanwhile, and runs SQLite migrations without a transaction or a lock.
  */
 export async function migrate(
   db: Kysely<any>,
   dialect: 'sqlite' | 'postgres' = 'sqlite',
   migrations: Readonly<Record<string, Migration>> = MIGRATIONS,
 ): Promise<void> {
-  const provider: MigrationProvider = {getMigrations: async () => ({...migrations})};
-  // On PostgreSQL, Kysely looks for its migration tables in *any* schema unless told which one:
-  // another Herald (or Kysely app) in a sibling schema of the same database made it skip
-  // creating its own lock table and then fail. Pin them to the schema this connection uses.
-  const migrationTableSchema =
-    dialect === 'postgres' ? (await sql<{schema: string}>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
-  const migrator = new Migrator({db, provider, ...(migrationTableSchema ? {migrationTableSchema} : {})});
-
-  let outcome: Awaited<ReturnType<Migrator['migrateToLatest']>>;
-  if (dialect === 'sqlite') {
-    // Kysely runs SQLite migrations with no transaction and no lock. Two processes starting on
-    // a fresh file (--no-worker beside --worker-only) then race ("table already exists"), and a
-    // crash mid-run leaves a half-built schema. SQLite has transactional DDL: take the write
-    // lock first (others wait on busy_timeout), run everything, commit or roll back as one.
-    // This works because Kysely's SQLite driver has exactly one connection.
-    await sql`begin immediate`.execute(db);
-    try {
-      outcome = await migrator.migrateToLatest();
-    } catch (error) {
-      await sql`rollback`.execute(db);
-      throw error;
-    }
-    await sql.raw(outcome.error ? 'rollback' : 'commit').execute(db);
-  } else {
-    // Kysely's introspection scans every schema in the database, and fails with 3F000 when some
-    // other schema is dropped mid-scan (parallel test runs, other tenants). Nothing was applied
-    // then (PostgreSQL migrations run in one locked transaction), so a retry is safe.
-    for (let attempt = 1; ; attempt++) {
-      outcome = await migrator.migrateToLatest();
-      if ((outcome.error as {code?: unknown} | undefined)?.code !== '3F000' || attempt >= 5) break;
-      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
-    }
+  if (dialect === 'postgres') {
+    // DDL is transactional on PostgreSQL; the advisory lock is released at commit/rollback.
+    await db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx);
+      await applyPending(trx, migrations);
+    });
+    return;
   }
-  const {error, results} = outcome;
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${failed} failed`, {cause: error});
+  // SQLite: take the write lock first (other processes wait on busy_timeout), then run
+  // everything and commit or roll back as one. Kysely's SQLite driver has one connection.
+  await sql`begin immediate`.execute(db);
+  try {
+    await applyPending(db, migrations);
+  } catch (error) {
+    await sql`rollback`.execute(db);
+    throw error;
+  }
+  await sql`commit`.execute(db);
+}
+
+async function applyPending(q: Kysely<any>, migrations: Readonly<Record<string, Migration>>): Promise<void> {
+  await sql`create table if not exists herald_migrations (name varchar(100) primary key, applied_at varchar(32) not null)`.execute(q);
+  const applied = new Set((await sql<{name: string}>`select name from herald_migrations`.execute(q)).rows.map((r) => r.name));
+  const known = new Set(Object.keys(migrations));
+  const unknown = [...applied].filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new Error(`the database was migrated by a newer Herald (unknown migrations: ${unknown.join(', ')}); upgrade Herald`);
+  }
+  for (const name of [...known].sort()) {
+    if (applied.has(name)) continue;
+    try {
+      await migrations[name]!.up(q);
+    } catch (error) {
+      throw new Error(`database migration ${name} failed`, {cause: error});
+    }
+    await sql`insert into herald_migrations (name, applied_at) values (${name}, ${new Date().toISOString()})`.execute(q);
   }
 }
 

@@ -218,6 +218,64 @@ export interface WebhooksTable {
   updated_at: string;
 }
 
+/** One fired event: the outbox row, with the exact payload receivers get. */
+export interface EventsTable {
+  id: string;
+  name: string;
+  resource_type: string | null;
+  resource_id: string | null;
+  /** The JSON body, built once and sent byte-identical on every attempt. */
+  payload: string;
+  /** The upstream Ghost source for relayed events (section 13); null for Herald's own. */
+  source_id: string | null;
+  created_at: string;
+}
+
+/** A delivery's state. */
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+/** One (event, webhook) delivery and its scheduling state. */
+export interface DeliveriesTable {
+  id: string;
+  event_id: string;
+  webhook_id: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  /** When the next attempt is due; null once the delivery is finished. */
+  next_attempt_at: string | null;
+  /** The worker holding the delivery, until lease_expires_at. */
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  last_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Why an attempt was made. */
+export type AttemptTrigger = 'scheduled' | 'manual';
+
+/** One HTTP attempt of a delivery. */
+export interface DeliveryAttemptsTable {
+  id: string;
+  delivery_id: string;
+  webhook_id: string;
+  attempt_number: number;
+  trigger: AttemptTrigger;
+  started_at: string;
+  duration_ms: number;
+  request_url: string;
+  /** JSON object of the request headers sent. */
+  request_headers: string;
+  response_status: number | null;
+  /** JSON object of the response headers; null when no answer came. */
+  response_headers: string | null;
+  /** The response body, truncated to 16 KiB. */
+  response_body: string | null;
+  error: string | null;
+}
+
 /** Every table, as Kysely sees the database. */
 export interface DB {
   roles: RolesTable;
@@ -235,4 +293,7 @@ export interface DB {
   integrations: IntegrationsTable;
   api_keys: ApiKeysTable;
   webhooks: WebhooksTable;
+  events: EventsTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
 }
