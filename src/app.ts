@@ -19,6 +19,8 @@ import {registerPostRoutes} from './admin-api/posts.ts';
 import {registerMemberRoutes} from './admin-api/members.ts';
 import {registerSiteRoutes} from './admin-api/site.ts';
 import {registerSettingsRoutes} from './admin-api/settings.ts';
+import {registerWebhookRoutes} from './admin-api/webhooks.ts';
+import type {Wake} from './lib/wake.ts';
 
 /** Everything the app needs from the outside world. */
 export interface Deps {
@@ -29,6 +31,8 @@ export interface Deps {
   readonly logger: Logger;
   /** The public site URL without trailing slash (known only after listen when port is 0). */
   readonly siteUrl: () => string;
+  /** Wakes this process's delivery worker after a commit that wrote deliveries. */
+  readonly wake: Wake;
 }
 
 declare module 'fastify' {
@@ -119,6 +123,7 @@ export function buildApp(deps: Deps): FastifyInstance {
       registerMemberRoutes(api, deps);
       registerSiteRoutes(api, deps);
       registerSettingsRoutes(api, deps);
+      registerWebhookRoutes(api, deps);
     },
     {prefix: ADMIN_API},
   );

@@ -7,6 +7,7 @@ import {ConfigError, loadConfig, OPTION_SPEC, type Config, type Flags} from './c
 import type {Database} from './db/database.ts';
 import {systemClock} from './lib/clock.ts';
 import {cryptoRandom} from './lib/ids.ts';
+import {createWake} from './lib/wake.ts';
 import {HeraldError} from './lib/errors.ts';
 import type {IntegrationSummary} from './content/integrations.ts';
 // The server, the database drivers and pino are imported where a command needs them, so usage
@@ -146,6 +147,7 @@ async function serve(config: Config): Promise<number> {
     random: cryptoRandom,
     logger,
     siteUrl: () => siteUrl ?? `http://${config.host}:${config.port}`,
+    wake: createWake(),
   });
 
   let address: string;

@@ -16,6 +16,7 @@ import {loadConfig, type Config} from '../../src/config.ts';
 import {openDatabase, type Database, type Dialect} from '../../src/db/database.ts';
 import {systemClock, type Clock} from '../../src/lib/clock.ts';
 import {cryptoRandom} from '../../src/lib/ids.ts';
+import {createWake} from '../../src/lib/wake.ts';
 import {createIntegration, summariseIntegrations, type IntegrationSummary} from '../../src/content/integrations.ts';
 import type {FastifyInstance} from 'fastify';
 
@@ -102,7 +103,8 @@ export async function startHerald(dialect: Dialect, options: StartOptions = {}):
   const logs: string[] = [];
   const logger = pino({level: config.logLevel, base: undefined}, {write: (line: string) => void logs.push(line)});
   let siteUrl = '';
-  const app = buildApp({config, database, clock: options.clock ?? systemClock, random: cryptoRandom, logger, siteUrl: () => siteUrl});
+  const wake = createWake();
+  const app = buildApp({config, database, clock: options.clock ?? systemClock, random: cryptoRandom, logger, siteUrl: () => siteUrl, wake});
   await app.listen({port: 0, host: '127.0.0.1'});
   const address = app.server.address();
   siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
