@@ -6,11 +6,14 @@ import type {Deps} from '../app.ts';
 import {addMember, browseMembers, deleteMember, editMember, readMember, type MemberContext} from '../content/members.ts';
 import {pickFields} from '../content/browse.ts';
 import {singleItem} from '../content/input.ts';
+import {eventsFor} from '../events/outbox.ts';
 import {browseEnvelope, noContent, singleEnvelope, type CommonQuery} from './respond.ts';
 
 /** Registers the members routes on the Admin API. */
 export function registerMemberRoutes(app: FastifyInstance, deps: Deps): void {
   const ctx = (): MemberContext => ({database: deps.database, now: deps.clock.now(), random: deps.random});
+  // Every write fires its events in its own transaction (the outbox), then wakes the worker.
+  const withEvents = eventsFor(deps);
 
   app.get<{Querystring: CommonQuery}>('/members/', async (request) => {
     const {members, pagination} = await browseMembers(ctx(), request.query);
@@ -23,17 +26,17 @@ export function registerMemberRoutes(app: FastifyInstance, deps: Deps): void {
   });
 
   app.post('/members/', async (request, reply) => {
-    const {after} = await addMember(ctx(), singleItem(request.body, 'members'));
+    const {after} = await withEvents((on) => addMember(ctx(), singleItem(request.body, 'members'), on.member));
     return reply.status(201).send(singleEnvelope('members', after));
   });
 
   app.put<{Params: {id: string}}>('/members/:id/', async (request) => {
-    const {after} = await editMember(ctx(), request.params.id, singleItem(request.body, 'members'));
+    const {after} = await withEvents((on) => editMember(ctx(), request.params.id, singleItem(request.body, 'members'), on.member));
     return singleEnvelope('members', after);
   });
 
   app.delete<{Params: {id: string}}>('/members/:id/', async (request, reply) => {
-    await deleteMember(ctx(), request.params.id);
+    await withEvents((on) => deleteMember(ctx(), request.params.id, on.member));
     return noContent(reply);
   });
 }

@@ -9,6 +9,7 @@ import {addPost, browsePosts, deletePost, editPost, readPost, type PostContext, 
 import {parseFormats, serializePost, type PostFormat, type PostOutput, type PostSnapshot} from '../content/post-serializer.ts';
 import {pickFields} from '../content/browse.ts';
 import {singleItem} from '../content/input.ts';
+import {eventsFor} from '../events/outbox.ts';
 import {browseEnvelope, noContent, singleEnvelope, type CommonQuery} from './respond.ts';
 
 /** The two resources served by these routes. */
@@ -24,6 +25,8 @@ export function registerPostRoutes(app: FastifyInstance, deps: Deps): void {
   // Ghost's Admin API does by default.
   const render = (formats: readonly PostFormat[]) => (snapshot: PostSnapshot): PostOutput => serializePost(snapshot, deps.siteUrl(), {formats});
   const pick = (post: PostOutput, fields: string | undefined) => pickFields(post as Record<string, unknown>, fields);
+  // Every write fires its events in its own transaction (the outbox), then wakes the worker.
+  const withEvents = eventsFor(deps);
 
   for (const {type, plural} of RESOURCES) {
     app.get<{Querystring: CommonQuery}>(`/${plural}/`, async (request) => {
@@ -47,18 +50,18 @@ export function registerPostRoutes(app: FastifyInstance, deps: Deps): void {
     app.post<{Querystring: CommonQuery}>(`/${plural}/`, async (request, reply) => {
       // Options are checked before the write, so a bad `formats` never follows a committed save.
       const formats = parseFormats(request.query.formats);
-      const change = await addPost(ctx(), type, singleItem(request.body, plural), {source: request.query.source});
+      const change = await withEvents((on) => addPost(ctx(), type, singleItem(request.body, plural), {source: request.query.source, onChange: on.post}));
       return reply.status(201).send(singleEnvelope(plural, render(formats)(change.after!)));
     });
 
     app.put<{Params: {id: string}; Querystring: CommonQuery}>(`/${plural}/:id/`, async (request) => {
       const formats = parseFormats(request.query.formats);
-      const change = await editPost(ctx(), type, request.params.id, singleItem(request.body, plural), {source: request.query.source});
+      const change = await withEvents((on) => editPost(ctx(), type, request.params.id, singleItem(request.body, plural), {source: request.query.source, onChange: on.post}));
       return singleEnvelope(plural, render(formats)(change.after!));
     });
 
     app.delete<{Params: {id: string}}>(`/${plural}/:id/`, async (request, reply) => {
-      await deletePost(ctx(), type, request.params.id);
+      await withEvents((on) => deletePost(ctx(), type, request.params.id, {onChange: on.post}));
       return noContent(reply);
     });
   }

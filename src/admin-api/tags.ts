@@ -6,11 +6,14 @@ import type {Deps} from '../app.ts';
 import {addTag, browseTags, deleteTag, editTag, readTag, type TagContext} from '../content/tags.ts';
 import {pickFields} from '../content/browse.ts';
 import {singleItem} from '../content/input.ts';
+import {eventsFor} from '../events/outbox.ts';
 import {browseEnvelope, noContent, singleEnvelope, type CommonQuery} from './respond.ts';
 
 /** Registers the tag routes on the Admin API. */
 export function registerTagRoutes(app: FastifyInstance, deps: Deps): void {
   const ctx = (): TagContext => ({database: deps.database, siteUrl: deps.siteUrl(), now: deps.clock.now(), random: deps.random});
+  // Every write fires its events in its own transaction (the outbox), then wakes the worker.
+  const withEvents = eventsFor(deps);
 
   app.get<{Querystring: CommonQuery}>('/tags/', async (request) => {
     const {tags, pagination} = await browseTags(ctx(), request.query);
@@ -28,17 +31,17 @@ export function registerTagRoutes(app: FastifyInstance, deps: Deps): void {
   });
 
   app.post('/tags/', async (request, reply) => {
-    const tag = await addTag(ctx(), singleItem(request.body, 'tags'));
+    const tag = await withEvents((on) => addTag(ctx(), singleItem(request.body, 'tags'), on.tag));
     return reply.status(201).send(singleEnvelope('tags', tag));
   });
 
   app.put<{Params: {id: string}}>('/tags/:id/', async (request) => {
-    const tag = await editTag(ctx(), request.params.id, singleItem(request.body, 'tags'));
+    const tag = await withEvents((on) => editTag(ctx(), request.params.id, singleItem(request.body, 'tags'), on.tag));
     return singleEnvelope('tags', tag);
   });
 
   app.delete<{Params: {id: string}}>('/tags/:id/', async (request, reply) => {
-    await deleteTag(ctx(), request.params.id);
+    await withEvents((on) => deleteTag(ctx(), request.params.id, on.tag));
     return noContent(reply);
   });
 }

@@ -611,3 +611,58 @@ export async function deletePost(ctx: PostContext, type: PostType, id: string, o
     return change;
   });
 }
+
+/**
+ * Publishes one scheduled post or page whose `published_at` has come (the scheduler's job),
+ * keeping its `published_at`. Returns the change record, or null when the row is not (or no
+ * longer) a due scheduled post — another process published it, a user changed it, or on
+ * PostgreSQL another transaction holds it right now (it is still due and is tried again later).
+ *
+ * Exactly once across processes: the row is claimed inside the transaction with a re-check of
+ * `status = 'scheduled'`. PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED. SQLite: an UPDATE … WHERE
+ * status = 'scheduled' taken first (it also takes the single write lock, so no deferred read has
+ * to be upgraded later); its changed-row count decides.
+ */
+export async function publishScheduledPost(ctx: PostContext, id: string, onChange?: OnPostChange): Promise<PostChange | null> {
+  const stamp = ctx.now.toISOString();
+  return ctx.database.db.transaction().execute(async (trx) => {
+    let row: PostsTable | undefined;
+    if (ctx.database.dialect === 'postgres') {
+      row = await trx
+        .selectFrom('posts')
+        .selectAll()
+        .where('id', '=', id)
+        .where('status', '=', 'scheduled')
+        .where('published_at', '<=', stamp)
+        .forUpdate()
+        .skipLocked()
+        .executeTakeFirst();
+      if (!row) return null;
+    } else {
+      // The claim flips only `status`, so the row read back still carries the old updated_at.
+      const claimed = await trx
+        .updateTable('posts')
+        .set({status: 'published'})
+        .where('id', '=', id)
+        .where('status', '=', 'scheduled')
+        .where('published_at', '<=', stamp)
+        .executeTakeFirst();
+      if (Number(claimed.numUpdatedRows) === 0) return null;
+      row = {...(await trx.selectFrom('posts').selectAll().where('id', '=', id).executeTakeFirstOrThrow()), status: 'scheduled'};
+    }
+    const before = (await loadSnapshots(trx, [row]))[0]!;
+    const next: PostsTable = {...row, status: 'published', updated_at: stamp};
+    await trx.updateTable('posts').set({status: 'published', updated_at: stamp}).where('id', '=', id).execute();
+    const change: PostChange = {
+      type: row.type,
+      before,
+      after: {row: next, tags: before.tags, authors: before.authors},
+      changedFields: ['status', 'updated_at'],
+      attachedTags: [],
+      detachedTags: [],
+      createdTags: [],
+    };
+    await onChange?.(trx, change);
+    return change;
+  });
+}

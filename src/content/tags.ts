@@ -1,10 +1,13 @@
 /**
  * Tags: validation rules, the repository and the Admin API serialiser. Also finds or creates
  * tags named by posts (`tags: ["News", {slug:"x"}]`).
+ *
+ * Every write runs in one transaction and reports what it changed (a TagChange) to an optional
+ * `onChange` hook inside that transaction, so the outbox can write `tag.*` events atomically.
  */
-import {sql} from 'kysely';
+import {sql, type Transaction} from 'kysely';
 import type {Database, Queryable} from '../db/database.ts';
-import type {TagsTable} from '../db/schema.ts';
+import type {DB, TagsTable} from '../db/schema.ts';
 import type {FilterSpec} from '../db/filter.ts';
 import {HeraldError, notFound, validationError} from '../lib/errors.ts';
 import {objectId, type Random} from '../lib/ids.ts';
@@ -246,18 +249,47 @@ export async function readTag(ctx: TagContext, by: {id?: string; slug?: string},
   return tag;
 }
 
+/**
+ * What one tag write did, computed inside its transaction.
+ * - add: `before` null, `after` the new row.
+ * - edit: both set; `changedFields` names the columns whose value changed, plus `updated_at`
+ *   (empty, with `before === after`, for a save that changed nothing).
+ * - delete: `after` null, `before` the row as it was.
+ */
+export interface TagChange {
+  readonly before: TagsTable | null;
+  readonly after: TagsTable | null;
+  readonly changedFields: readonly string[];
+}
+
+/**
+ * Called inside the write's transaction, before commit, and only when something changed.
+ * Whatever it writes commits or rolls back with the tag; if it throws, nothing is written.
+ */
+export type OnTagChange = (trx: Transaction<DB>, change: TagChange) => Promise<void>;
+
+/** Reads the row an edit or delete works on; locked on PostgreSQL so concurrent writes queue up. */
+async function lockTag(trx: Transaction<DB>, dialect: Database['dialect'], id: string): Promise<TagsTable | undefined> {
+  const query = trx.selectFrom('tags').selectAll().where('id', '=', id);
+  return dialect === 'postgres' ? query.forUpdate().executeTakeFirst() : query.executeTakeFirst();
+}
+
 /** Creates a tag from a request body item. */
-export async function addTag(ctx: TagContext, input: Input): Promise<TagOutput> {
+export async function addTag(ctx: TagContext, input: Input, onChange?: OnTagChange): Promise<TagOutput> {
   const fields = readTagInput(input, true) as Partial<TagsTable> & {name: string};
-  const row = await ctx.database.db.transaction().execute((trx) => insertTag(trx, fields, ctx.now, ctx.random));
+  const row = await ctx.database.db.transaction().execute(async (trx) => {
+    const inserted = await insertTag(trx, fields, ctx.now, ctx.random);
+    if (onChange) await onChange(trx, {before: null, after: inserted, changedFields: []});
+    return inserted;
+  });
   return serializeTag(row, ctx.siteUrl);
 }
 
 /** Edits a tag; a save that changes nothing leaves the row (and updated_at) untouched. */
-export async function editTag(ctx: TagContext, id: string, input: Input): Promise<TagOutput> {
+export async function editTag(ctx: TagContext, id: string, input: Input, onChange?: OnTagChange): Promise<TagOutput> {
   const fields = readTagInput(input, false);
   const row = await ctx.database.db.transaction().execute(async (trx) => {
-    const before = await trx.selectFrom('tags').selectAll().where('id', '=', id).executeTakeFirst();
+    const before = await lockTag(trx, ctx.database.dialect, id);
     if (!before) throw notFound('tag', 'edit');
     if (fields.slug !== undefined && fields.slug !== before.slug) {
       fields.slug = await uniqueSlug(fields.slug, (s) => slugTaken(trx, s, id));
@@ -266,16 +298,22 @@ export async function editTag(ctx: TagContext, id: string, input: Input): Promis
     if (changed.length === 0) return before;
     const update = {...Object.fromEntries(changed), updated_at: ctx.now.toISOString()};
     await trx.updateTable('tags').set(update).where('id', '=', id).execute();
-    return {...before, ...update} as TagsTable;
+    const after = {...before, ...update} as TagsTable;
+    if (onChange) await onChange(trx, {before, after, changedFields: [...changed.map(([key]) => key), 'updated_at']});
+    return after;
   });
   return serializeTag(row, ctx.siteUrl);
 }
 
 /** Deletes a tag (detaching it from every post), or throws a 404. */
-export async function deleteTag(ctx: TagContext, id: string): Promise<void> {
+export async function deleteTag(ctx: TagContext, id: string, onChange?: OnTagChange): Promise<void> {
   await ctx.database.db.transaction().execute(async (trx) => {
-    const result = await trx.deleteFrom('tags').where('id', '=', id).executeTakeFirst();
-    if (Number(result.numDeletedRows) === 0) throw notFound('tag', 'delete');
+    const before = await lockTag(trx, ctx.database.dialect, id);
+    if (!before) throw notFound('tag', 'delete');
+    // The links go first: that does not depend on SQLite's foreign_keys pragma.
+    await trx.deleteFrom('posts_tags').where('tag_id', '=', id).execute();
+    await trx.deleteFrom('tags').where('id', '=', id).execute();
+    if (onChange) await onChange(trx, {before, after: null, changedFields: []});
   });
 }
 

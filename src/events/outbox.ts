@@ -1,0 +1,162 @@
+/**
+ * The outbox writer (SPEC §2, the outbox rule): inside the content change's own transaction,
+ * one `events` row per fired event (with its payload, built once) and one `deliveries` row per
+ * (event, matching webhook). The worker reads these rows later; nothing here does network I/O.
+ *
+ * Routes wire it with one line: `const withEvents = eventsFor(deps)`, then
+ * `await withEvents((on) => editPost(ctx, type, id, body, {onChange: on.post}))`.
+ */
+import {sql, type Transaction} from 'kysely';
+import type {Database} from '../db/database.ts';
+import type {DB, DeliveriesTable, EventsTable} from '../db/schema.ts';
+import type {Clock} from '../lib/clock.ts';
+import {objectId, type Random} from '../lib/ids.ts';
+import {DELIVERY_CHANNEL, type Wake} from '../lib/wake.ts';
+import type {OnPostChange} from '../content/posts.ts';
+import type {OnTagChange} from '../content/tags.ts';
+import type {MemberChangeHook} from '../content/members.ts';
+import type {SettingsChangeHook} from '../content/settings.ts';
+import {combineEvents, detectMemberEvents, detectPostEvents, detectSettingsEvents, detectTagEvents, type DetectedEvent} from './detect.ts';
+import {buildPayloads} from './payload.ts';
+
+/** What the outbox needs from the composition root (a subset of app Deps). */
+export interface OutboxDeps {
+  readonly database: Database;
+  readonly clock: Clock;
+  readonly random: Random;
+  /** The public site URL, for `url` fields of payloads. */
+  readonly siteUrl: () => string;
+  /** Wakes this process's delivery worker after a commit that wrote deliveries. */
+  readonly wake: Wake;
+}
+
+/** What one outbox write inserted. */
+export interface OutboxResult {
+  readonly events: number;
+  readonly deliveries: number;
+}
+
+/** Rows per INSERT statement: keeps the bound parameters under SQLite's 32766 and PostgreSQL's 65535. */
+const CHUNK_ROWS = 1000;
+
+/**
+ * `count` ObjectIds that sort in the order given: one fresh ObjectId, then its successors.
+ * ObjectIds made in the same second do not sort by creation (random bytes precede the
+ * counter), so a batch takes consecutive ids: ordering events, or one webhook's deliveries,
+ * by (created_at, id) gives emission order.
+ */
+export function consecutiveIds(count: number, now: Date, random: Random): string[] {
+  const first = BigInt(`0x${objectId(now, random)}`);
+  return Array.from({length: count}, (_, i) => (first + BigInt(i)).toString(16).padStart(24, '0'));
+}
+
+/**
+ * Writes `events` (one transaction's, in emission order) into the outbox inside `trx`: the
+ * events rows, and a pending delivery for every webhook whose `event` is the event's name,
+ * whose status is `available` and that belongs to no relay source. On PostgreSQL it also
+ * queues `NOTIFY herald_deliveries`, which PostgreSQL sends at commit (never on rollback).
+ * `site.changed` is kept at most once, last.
+ */
+export async function writeOutbox(
+  trx: Transaction<DB>,
+  dialect: Database['dialect'],
+  events: readonly DetectedEvent[],
+  context: {readonly now: Date; readonly random: Random; readonly siteUrl: string},
+): Promise<OutboxResult> {
+  const ordered = combineEvents(events);
+  if (ordered.length === 0) return {events: 0, deliveries: 0};
+  const stamp = context.now.toISOString();
+  const payloads = buildPayloads(ordered, context.siteUrl);
+  const eventIds = consecutiveIds(ordered.length, context.now, context.random);
+  const eventRows: EventsTable[] = ordered.map((event, i) => ({
+    id: eventIds[i]!,
+    name: event.name,
+    resource_type: event.resourceType,
+    resource_id: event.resourceId,
+    payload: payloads[i]!,
+    source_id: null,
+    created_at: stamp,
+  }));
+  await insertChunked(trx, 'events', eventRows);
+
+  const names = [...new Set(ordered.map((event) => event.name))];
+  const webhooks = await trx
+    .selectFrom('webhooks')
+    .select(['id', 'event'])
+    .where('event', 'in', names)
+    .where('status', '=', 'available')
+    .where('source_id', 'is', null)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  const byEvent = new Map<string, string[]>();
+  for (const webhook of webhooks) byEvent.set(webhook.event, [...(byEvent.get(webhook.event) ?? []), webhook.id]);
+
+  const pairs = eventRows.flatMap((event) => (byEvent.get(event.name) ?? []).map((webhookId) => ({eventId: event.id, webhookId})));
+  if (pairs.length === 0) return {events: eventRows.length, deliveries: 0};
+  const deliveryIds = consecutiveIds(pairs.length, context.now, context.random);
+  const deliveryRows: DeliveriesTable[] = pairs.map((pair, i) => ({
+    id: deliveryIds[i]!,
+    event_id: pair.eventId,
+    webhook_id: pair.webhookId,
+    status: 'pending',
+    attempt_count: 0,
+    next_attempt_at: stamp,
+    lease_owner: null,
+    lease_expires_at: null,
+    last_attempt_at: null,
+    last_status_code: null,
+    last_error: null,
+    created_at: stamp,
+    updated_at: stamp,
+  }));
+  await insertChunked(trx, 'deliveries', deliveryRows);
+  if (dialect === 'postgres') {
+    // Delivered to LISTENers at commit; a rollback discards it with everything else.
+    await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(trx);
+  }
+  return {events: eventRows.length, deliveries: deliveryRows.length};
+}
+
+async function insertChunked<T extends 'events' | 'deliveries'>(trx: Transaction<DB>, table: T, rows: ReadonlyArray<DB[T]>): Promise<void> {
+  for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+    // One statement per table for any ordinary change; huge fan-outs are split.
+    await trx.insertInto(table).values(rows.slice(start, start + CHUNK_ROWS) as any).execute();
+  }
+}
+
+/** The onChange hooks a content write takes; each writes that write's events into its transaction. */
+export interface EventHooks {
+  readonly post: OnPostChange;
+  readonly tag: OnTagChange;
+  readonly member: MemberChangeHook;
+  readonly settings: SettingsChangeHook;
+}
+
+/**
+ * Runs one content write with its events: `write` receives the hooks to pass as `onChange`;
+ * once it has resolved (its transaction committed) and it wrote deliveries, the in-process
+ * worker is woken. A write that throws (rolled back) wakes nobody and left no events.
+ */
+export type WithEvents = <T>(write: (on: EventHooks) => Promise<T>) => Promise<T>;
+
+/** Makes the WithEvents of a composition root (one per route module is fine). */
+export function eventsFor(deps: OutboxDeps): WithEvents {
+  return async (write) => {
+    let deliveries = 0;
+    const record = async (trx: Transaction<DB>, events: readonly DetectedEvent[]): Promise<void> => {
+      const result = await writeOutbox(trx, deps.database.dialect, events, {now: deps.clock.now(), random: deps.random, siteUrl: deps.siteUrl()});
+      deliveries += result.deliveries;
+    };
+    const hooks: EventHooks = {
+      post: (trx, change) => record(trx, detectPostEvents(change)),
+      tag: (trx, change) => record(trx, detectTagEvents(change)),
+      member: (trx, change) => record(trx, detectMemberEvents(change)),
+      settings: (trx, change) => record(trx, detectSettingsEvents(change)),
+    };
+    const result = await write(hooks);
+    // After commit only: the worker must never see a wake-up for rows it cannot read yet.
+    if (deliveries > 0) deps.wake.notify();
+    return result;
+  };
+}

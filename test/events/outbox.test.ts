@@ -1,0 +1,243 @@
+import {after, before, describe, test} from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import {DIALECTS, request, staffSession, startHerald, TEST_PG_URL, type TestHerald} from '../support/herald.ts';
+import {adminToken} from '../support/token.ts';
+import {addPost} from '../../src/content/posts.ts';
+import {eventsFor} from '../../src/events/outbox.ts';
+import {EVENT_NAMES} from '../../src/events/names.ts';
+import {cryptoRandom} from '../../src/lib/ids.ts';
+import {systemClock} from '../../src/lib/clock.ts';
+import {DELIVERY_CHANNEL} from '../../src/lib/wake.ts';
+import {assertLikeGhost, fixtureAction} from './support.ts';
+import {addWebhook, EventLog, wasWoken} from './db-support.ts';
+
+const HTML = '<p>Hello anchor world.</p>';
+const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+
+for (const dialect of DIALECTS) {
+  describe(`outbox: Ghost's actions replayed through @tryghost/admin-api (${dialect})`, () => {
+    let herald: TestHerald;
+    let staff: Awaited<ReturnType<typeof staffSession>>;
+    let log: EventLog;
+    const compared = new Set<string>();
+    before(async () => {
+      herald = await startHerald(dialect, {worker: false});
+      staff = await staffSession(herald);
+      log = new EventLog(herald.database);
+    });
+    after(async () => herald?.close());
+
+    /**
+     * Runs `run`, then checks the events it fired (names in order) and, for events whose Ghost
+     * fixture was captured during the same action, the payload against Ghost's.
+     */
+    async function expectEvents(action: string, run: () => Promise<unknown>, expected: string[]): Promise<void> {
+      await log.mark();
+      await run();
+      const events = await log.fresh();
+      assert.deepEqual(events.map((e) => e.name), expected, action);
+      for (const event of events) {
+        assert.ok(!event.payload.includes('ada@example.com'), `${action}: staff e-mail leaked in ${event.name}`);
+        assert.ok(event.payload.startsWith(`{"event":"${event.name}"`), `${action}: event first`);
+        if (event.name === 'site.changed') {
+          assert.equal(event.payload, '{"event":"site.changed"}');
+          assert.equal(event.resource_type, null);
+          continue;
+        }
+        const resource = event.name.split('.')[0]!;
+        assert.equal(event.resource_type, resource);
+        assert.match(event.resource_id ?? '', /^[0-9a-f]{24}$/);
+        if (fixtureAction(event.name) === action) {
+          assertLikeGhost(JSON.parse(event.payload), event.name, resource);
+          compared.add(event.name);
+        }
+      }
+    }
+
+    for (const type of ['post', 'page'] as const) {
+      test(`${type}s: every action of events-by-action.md fires Ghost's events, in order (★ deletes of drafts fire no site.changed)`, async () => {
+        const api = type === 'post' ? herald.api.posts : herald.api.pages;
+        let tag: any;
+        let current: any;
+        const edit = (fields: Record<string, unknown>) => async () => {
+          current = await api.edit({id: current.id, updated_at: current.updated_at, ...fields});
+        };
+        const remove = () => api.delete({id: current.id});
+        const p = (...suffixes: string[]) => suffixes.map((s) => (s === 'site.changed' || s === 'tag.added' ? s : `${type}.${s}`));
+
+        await expectEvents(`${type}.tag_fixture_create`, async () => (tag = await herald.api.tags.add({name: `${type} attach tag`})), ['tag.added', 'site.changed']);
+        await expectEvents(`${type}.create_draft`, async () => (current = await api.add({title: `Anchor ${type}`, html: HTML}, {source: 'html'})), p('added'));
+        await expectEvents(`${type}.edit_draft_title`, edit({title: `Anchor ${type} (edited draft)`}), p('edited'));
+        await expectEvents(`${type}.edit_draft_noop`, edit({title: `Anchor ${type} (edited draft)`}), []);
+        await expectEvents(`${type}.publish`, edit({status: 'published'}), p('published', 'edited', 'site.changed'));
+        await expectEvents(`${type}.edit_published_title`, edit({title: `Anchor ${type} (edited published)`}), p('published.edited', 'edited', 'site.changed'));
+        await expectEvents(`${type}.edit_published_noop`, edit({title: `Anchor ${type} (edited published)`}), []);
+        await expectEvents(`${type}.add_tag`, edit({tags: [{id: tag.id}]}), p('tag.attached', 'published.edited', 'edited', 'site.changed'));
+        await expectEvents(`${type}.remove_tag`, edit({tags: []}), p('tag.detached', 'published.edited', 'edited', 'site.changed'));
+        await expectEvents(`${type}.unpublish`, edit({status: 'draft'}), p('unpublished', 'edited', 'site.changed'));
+        await expectEvents(`${type}.schedule`, edit({status: 'scheduled', published_at: inDays(1)}), p('scheduled', 'edited'));
+        await expectEvents(`${type}.reschedule`, edit({published_at: inDays(2)}), p('rescheduled', 'edited'));
+        await expectEvents(`${type}.scheduled_other_change`, edit({title: 'Still scheduled'}), p('edited'));
+        await expectEvents(`${type}.unschedule`, edit({status: 'draft'}), p('unscheduled', 'edited'));
+        await expectEvents(`${type}.delete_draft`, remove, p('deleted'));
+        await expectEvents(
+          `${type}.create_published_with_new_tag`,
+          async () => (current = await api.add({title: `Fresh ${type}`, html: HTML, status: 'published', tags: [{name: `fresh ${type} tag`}]}, {source: 'html'})),
+          p('tag.added', 'tag.attached', 'added', 'published', 'site.changed'),
+        );
+        await expectEvents(`${type}.delete_published`, remove, p('tag.detached', 'unpublished', 'deleted', 'site.changed'));
+        await expectEvents(`${type}.create_scheduled`, async () => (current = await api.add({title: 'Later', status: 'scheduled', published_at: inDays(1)})), p('added', 'scheduled'));
+        await expectEvents(`${type}.delete_scheduled`, remove, p('deleted'));
+      });
+    }
+
+    test('tags: create, edit, no-op edit, delete', async () => {
+      let tag: any;
+      await expectEvents('tag.create', async () => (tag = await herald.api.tags.add({name: 'Anchor Tag', description: 'first'})), ['tag.added', 'site.changed']);
+      await expectEvents('tag.edit', async () => (tag = await herald.api.tags.edit({id: tag.id, name: 'Anchor Tag Edited', description: 'second'})), ['tag.edited', 'site.changed']);
+      await expectEvents('tag.edit_noop', () => herald.api.tags.edit({id: tag.id, name: 'Anchor Tag Edited'}), []);
+      await expectEvents('tag.delete', () => herald.api.tags.delete({id: tag.id}), ['tag.deleted', 'site.changed']);
+    });
+
+    test('members: create, edit, no-op edit, delete (never site.changed)', async () => {
+      let member: any;
+      await expectEvents('member.create', async () => (member = await herald.api.members.add({email: `anchor-${dialect}@example.com`, name: 'Anchor Member'})), ['member.added']);
+      await expectEvents('member.edit', async () => (member = await herald.api.members.edit({id: member.id, name: 'Anchor Member Edited', note: 'edited'})), ['member.edited']);
+      await expectEvents('member.edit_noop', () => herald.api.members.edit({id: member.id, name: 'Anchor Member Edited'}), []);
+      await expectEvents('member.delete', () => herald.api.members.delete({id: member.id}), ['member.deleted']);
+    });
+
+    test('settings (staff session): a change fires site.changed, a no-op nothing, an integration gets 501 and nothing', async () => {
+      await expectEvents('settings.edit_title', async () => assert.equal((await staff('PUT', '/settings/', {settings: [{key: 'title', value: 'New title'}]})).status, 200), ['site.changed']);
+      await expectEvents('settings.noop', async () => assert.equal((await staff('PUT', '/settings/', {settings: [{key: 'title', value: 'New title'}]})).status, 200), []);
+      await expectEvents(
+        'settings.integration',
+        async () => {
+          const response = await request(herald, 'PUT', '/ghost/api/admin/settings/', {
+            headers: {authorization: await adminToken(herald.integration.admin_key)},
+            body: {settings: [{key: 'title', value: 'Other'}]},
+          });
+          assert.equal(response.status, 501);
+        },
+        [],
+      );
+    });
+
+    test("every one of Ghost's 28 resource fixtures was compared with what Herald stored", () => {
+      assert.deepEqual([...EVENT_NAMES].filter((name) => name !== 'site.changed' && !compared.has(name)), []);
+    });
+
+    test('rolled-back changes leave no events: 409 collision, 422 validation, 404', async () => {
+      const post = await herald.api.posts.add({title: 'Collide', status: 'published'});
+      await herald.api.posts.edit({id: post.id, updated_at: post.updated_at, title: 'Collide 2'});
+      await expectEvents('stale edit', () => assert.rejects(herald.api.posts.edit({id: post.id, updated_at: post.updated_at, title: 'Collide 3'}), (e: any) => e.name === 'UpdateCollisionError'), []);
+      await expectEvents('bad author', () => assert.rejects(herald.api.posts.add({title: 'x', tags: ['brand new tag'], authors: [{id: '0'.repeat(24)}]}), (e: any) => e.name === 'ValidationError'), []);
+      assert.equal((await herald.database.db.selectFrom('tags').select('id').where('name', '=', 'brand new tag').execute()).length, 0);
+      const member = await herald.api.members.add({email: `dup-${dialect}@example.com`});
+      await expectEvents('duplicate member', () => assert.rejects(herald.api.members.add({email: member.email}), (e: any) => e.name === 'ValidationError'), []);
+      await expectEvents('bad setting', async () => assert.equal((await staff('PUT', '/settings/', {settings: [{key: 'title', value: 'ok'}, {key: 'accent_color', value: 'red'}]})).status, 422), []);
+      await expectEvents('missing post', () => assert.rejects(herald.api.posts.delete({id: '0'.repeat(24)}), (e: any) => e.name === 'NotFoundError'), []);
+    });
+  });
+
+  describe(`outbox: deliveries and wake-ups (${dialect})`, () => {
+    let herald: TestHerald;
+    let log: EventLog;
+    before(async () => {
+      herald = await startHerald(dialect, {worker: false});
+      log = new EventLog(herald.database);
+    });
+    after(async () => herald?.close());
+
+    test('one pending delivery per available, non-relay webhook of the event; none for disabled, other events or relay webhooks', async () => {
+      const db = herald.database.db;
+      const integration = herald.integration.id;
+      const published1 = await addWebhook(db, integration, 'post.published');
+      const published2 = await addWebhook(db, integration, 'post.published');
+      await addWebhook(db, integration, 'post.published', {status: 'disabled'});
+      await addWebhook(db, integration, 'post.published', {source_id: 'a'.repeat(24)});
+      await addWebhook(db, integration, 'post.unpublished');
+      const site = await addWebhook(db, integration, 'site.changed');
+      const added = await addWebhook(db, integration, 'post.added');
+
+      await herald.wake.wait(0); // forget any earlier wake-up
+      await log.mark();
+      const post = await herald.api.posts.add({title: 'Fan out', status: 'published'});
+      const events = await log.fresh();
+      assert.deepEqual(events.map((e) => e.name), ['post.added', 'post.published', 'site.changed']);
+      assert.ok(await wasWoken(herald.wake), 'the worker is woken after the commit');
+
+      const deliveries = await db.selectFrom('deliveries').selectAll().where('event_id', 'in', events.map((e) => e.id)).orderBy('id').execute();
+      const byEvent = new Map(events.map((e) => [e.id, e.name]));
+      assert.deepEqual(
+        deliveries.map((d) => [byEvent.get(d.event_id), d.webhook_id]),
+        [['post.added', added], ['post.published', published1], ['post.published', published2], ['site.changed', site]],
+      );
+      for (const delivery of deliveries) {
+        assert.equal(delivery.status, 'pending');
+        assert.equal(Number(delivery.attempt_count), 0);
+        assert.equal(delivery.next_attempt_at, events[0]!.created_at);
+        assert.equal(delivery.created_at, events[0]!.created_at);
+        assert.equal(delivery.updated_at, events[0]!.created_at);
+        assert.equal(delivery.lease_owner, null);
+        assert.equal(delivery.lease_expires_at, null);
+        assert.equal(delivery.last_attempt_at, null);
+      }
+      for (const event of events) {
+        assert.equal(event.source_id, null);
+        assert.equal(event.created_at, events[0]!.created_at);
+      }
+      assert.equal(events[1]!.resource_id, post.id);
+
+      // A draft edit fires post.edited only: no webhook listens, so no delivery and no wake-up.
+      await herald.api.posts.edit({id: post.id, updated_at: post.updated_at, status: 'draft'});
+      await log.mark();
+      const draft = await herald.api.posts.read({id: post.id});
+      await herald.wake.wait(0);
+      await herald.api.posts.edit({id: post.id, updated_at: draft.updated_at, title: 'Quiet'});
+      const quiet = await log.fresh();
+      assert.deepEqual(quiet.map((e) => e.name), ['post.edited']);
+      assert.equal((await db.selectFrom('deliveries').select('id').where('event_id', '=', quiet[0]!.id).execute()).length, 0);
+      assert.equal(await wasWoken(herald.wake), false);
+    });
+
+    test('a hook that fails after writing the outbox rolls everything back and wakes nobody', async () => {
+      await addWebhook(herald.database.db, herald.integration.id, 'post.added');
+      const withEvents = eventsFor({database: herald.database, clock: systemClock, random: cryptoRandom, siteUrl: () => herald.url, wake: herald.wake});
+      await herald.wake.wait(0);
+      const counts = async () => Promise.all((['events', 'deliveries', 'posts'] as const).map(async (t) => (await herald.database.db.selectFrom(t).select('id').execute()).length));
+      const beforeCounts = await counts();
+      await assert.rejects(
+        withEvents((on) =>
+          addPost({database: herald.database, now: new Date(), random: cryptoRandom}, 'post', {title: 'Doomed'}, {
+            onChange: async (trx, change) => {
+              await on.post(trx, change);
+              throw new Error('boom after the outbox write');
+            },
+          }),
+        ),
+        /boom/,
+      );
+      assert.deepEqual(await counts(), beforeCounts);
+      assert.equal(await wasWoken(herald.wake), false);
+    });
+
+    if (dialect === 'postgres') {
+      test(`PostgreSQL: a commit with deliveries sends NOTIFY ${DELIVERY_CHANNEL}`, async () => {
+        await addWebhook(herald.database.db, herald.integration.id, 'member.added');
+        const listener = new pg.Client({connectionString: TEST_PG_URL});
+        await listener.connect();
+        try {
+          await listener.query(`LISTEN ${DELIVERY_CHANNEL}`);
+          const notified = new Promise<string>((resolve) => listener.on('notification', (n) => resolve(n.channel)));
+          await herald.api.members.add({email: 'notify@example.com'});
+          const channel = await Promise.race([notified, new Promise((resolve) => setTimeout(() => resolve('timeout'), 3000))]);
+          assert.equal(channel, DELIVERY_CHANNEL);
+        } finally {
+          await listener.end();
+        }
+      });
+    }
+  });
+}
