@@ -131,7 +131,13 @@ function formatSummary(summary: IntegrationSummary, heading: string): string {
 }
 
 async function serve(config: Config): Promise<number> {
-  const [{default: pino}, {buildApp}, {openDatabase}] = await Promise.all([import('pino'), import('./app.ts'), import('./db/database.ts')]);
+  const [{default: pino}, {buildApp}, {openDatabase}, {startWorker}, {startScheduler}] = await Promise.all([
+    import('pino'),
+    import('./app.ts'),
+    import('./db/database.ts'),
+    import('./delivery/worker.ts'),
+    import('./scheduler/scheduler.ts'),
+  ]);
   const logger = pino({
     level: config.logLevel,
     base: undefined,
@@ -140,6 +146,7 @@ async function serve(config: Config): Promise<number> {
   });
   const database = await openDatabase(config);
   let siteUrl = config.url;
+  const wake = createWake();
   const app = buildApp({
     config,
     database,
@@ -147,7 +154,7 @@ async function serve(config: Config): Promise<number> {
     random: cryptoRandom,
     logger,
     siteUrl: () => siteUrl ?? `http://${config.host}:${config.port}`,
-    wake: createWake(),
+    wake,
   });
 
   let address: string;
@@ -163,6 +170,15 @@ async function serve(config: Config): Promise<number> {
     await database.close();
     throw error;
   }
+  // The delivery worker shares the app's wake signal, so a commit wakes it at once. Roles
+  // 'all' and 'worker' run it; 'api' leaves delivery to worker processes on the same database.
+  const worker =
+    config.role === 'api' ? null : startWorker({config, database, clock: systemClock, random: cryptoRandom, logger, wake});
+  // The scheduler runs beside the worker; several processes may run it (each post is
+  // published exactly once), so no process needs to be special.
+  const scheduler =
+    config.role === 'api' ? null : startScheduler({database, clock: systemClock, random: cryptoRandom, siteUrl: () => siteUrl ?? address, wake, logger});
+
   // The signal handlers go in before the ready line is printed: whoever waits for that line
   // may send SIGTERM the moment it reads it, and must get a graceful exit 0, not a kill.
   let stopping = false;
@@ -172,16 +188,20 @@ async function serve(config: Config): Promise<number> {
     if (stopping) return;
     stopping = true;
     logger.info({signal}, 'shutting down');
-    // Stop taking requests, let in-flight ones finish (bounded), then close the database.
-    // Past the bound, open sockets would keep the event loop (and the process) alive: exit.
+    // Stop taking requests and claiming deliveries; let in-flight requests and delivery
+    // attempts finish and be recorded (each attempt is bounded by the delivery timeout), then
+    // close the database. Past the bound, open sockets would keep the process alive: exit.
+    const boundMs = Math.max(10_000, config.deliveryTimeoutMs + 5_000);
     const force = setTimeout(() => {
-      logger.warn('graceful shutdown took over 10 s; exiting anyway');
+      logger.warn(`graceful shutdown took over ${boundMs / 1000} s; exiting anyway`);
       process.exit(0);
-    }, 10_000);
+    }, boundMs);
     force.unref();
-    app
-      .close()
-      .catch((error: unknown) => logger.error({err: error}, 'error while closing the server'))
+    Promise.all([
+      app.close().catch((error: unknown) => logger.error({err: error}, 'error while closing the server')),
+      worker?.stop().catch((error: unknown) => logger.error({err: error}, 'error while stopping the delivery worker')),
+      scheduler?.stop().catch((error: unknown) => logger.error({err: error}, 'error while stopping the scheduler')),
+    ])
       .then(() => database.close())
       .catch((error: unknown) => logger.error({err: error}, 'error while closing the database'))
       .finally(() => {

@@ -15,19 +15,17 @@ export interface Wake {
   wait(ms: number): Promise<void>;
 }
 
-/** Creates a Wake. */
+/** Creates a Wake. notify() wakes every current waiter, or the next one if none waits. */
 export function createWake(): Wake {
   let pending = false;
-  let release: (() => void) | null = null;
+  const waiters = new Set<() => void>();
   return {
     notify() {
-      if (release) {
-        const r = release;
-        release = null;
-        r();
-      } else {
+      if (waiters.size === 0) {
         pending = true;
+        return;
       }
+      for (const release of [...waiters]) release();
     },
     wait(ms) {
       if (pending) {
@@ -35,14 +33,13 @@ export function createWake(): Wake {
         return Promise.resolve();
       }
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          release = null;
-          resolve();
-        }, ms);
-        release = () => {
+        const release = () => {
           clearTimeout(timer);
+          waiters.delete(release);
           resolve();
         };
+        const timer = setTimeout(release, ms);
+        waiters.add(release);
       });
     },
   };

@@ -16,7 +16,10 @@ import {loadConfig, type Config} from '../../src/config.ts';
 import {openDatabase, type Database, type Dialect} from '../../src/db/database.ts';
 import {systemClock, type Clock} from '../../src/lib/clock.ts';
 import {cryptoRandom} from '../../src/lib/ids.ts';
-import {createWake} from '../../src/lib/wake.ts';
+import {createWake, type Wake} from '../../src/lib/wake.ts';
+import {startWorker, type Worker, type WorkerOptions} from '../../src/delivery/worker.ts';
+import {createSender, type Sender, type SenderOptions} from '../../src/delivery/sender.ts';
+import {startScheduler} from '../../src/scheduler/scheduler.ts';
 import {createIntegration, summariseIntegrations, type IntegrationSummary} from '../../src/content/integrations.ts';
 import type {FastifyInstance} from 'fastify';
 
@@ -81,6 +84,10 @@ export interface TestHerald {
   readonly api: any;
   /** Lines the server logged (JSON strings), for log assertions. */
   readonly logs: string[];
+  /** The wake signal shared by the app and the worker (notify() to wake the worker). */
+  readonly wake: Wake;
+  /** The delivery worker running on the same deps; null with `{worker: false}`. */
+  readonly worker: Worker | null;
   /** Makes another official client, e.g. for a second integration's key. */
   client(adminKey: string): any;
   /** Creates another integration directly in the database. */
@@ -93,6 +100,43 @@ export interface StartOptions {
   /** Extra config flags (e.g. {'max-body': '1kb'}). */
   readonly flags?: Record<string, string | boolean>;
   readonly clock?: Clock;
+  /** Run the delivery worker on the same deps (stopped by close()). Default true. */
+  readonly worker?: boolean;
+  /** Worker tuning (concurrency, poll interval, …) when the worker runs. */
+  readonly workerOptions?: WorkerOptions;
+  /** Run the scheduler (publishes due scheduled posts) on the same deps. Default false. */
+  readonly scheduler?: boolean;
+}
+
+/**
+ * The tests' safety net: a sender that never leaves this machine. Tests create webhooks for
+ * hosts like example.com; if an event ever matched one, a real sender would resolve and
+ * connect to it. This one refuses any target that is not a loopback literal or `localhost`
+ * (names are allowed only when a test supplies its own lookup, which decides where they go),
+ * before any DNS query or connection, as a blocked attempt.
+ */
+function loopbackOnlySender(senderOptions: SenderOptions | undefined): Sender {
+  const real = createSender(senderOptions);
+  const allowed = (hostname: string): boolean => {
+    const host = hostname.replace(/^\[|\]$/g, '');
+    if (host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host)) return true;
+    const isIpLiteral = /^[\d.]+$/.test(host) || host.includes(':');
+    return !isIpLiteral && senderOptions?.lookup !== undefined;
+  };
+  return {
+    async send(request) {
+      let hostname = '';
+      try {
+        hostname = new URL(request.url).hostname;
+      } catch {
+        return real.send(request);
+      }
+      if (!allowed(hostname)) return {kind: 'error', code: 'BLOCKED', message: hostname, durationMs: 0};
+      return real.send(request);
+    },
+    close: () => real.close(),
+    destroy: () => real.destroy(),
+  };
 }
 
 /** Starts Herald on a fresh store for `dialect`, listening on a free loopback port. */
@@ -104,10 +148,14 @@ export async function startHerald(dialect: Dialect, options: StartOptions = {}):
   const logger = pino({level: config.logLevel, base: undefined}, {write: (line: string) => void logs.push(line)});
   let siteUrl = '';
   const wake = createWake();
-  const app = buildApp({config, database, clock: options.clock ?? systemClock, random: cryptoRandom, logger, siteUrl: () => siteUrl, wake});
+  const clock = options.clock ?? systemClock;
+  const app = buildApp({config, database, clock, random: cryptoRandom, logger, siteUrl: () => siteUrl, wake});
   await app.listen({port: 0, host: '127.0.0.1'});
+  const workerOptions = {...options.workerOptions, sender: options.workerOptions?.sender ?? loopbackOnlySender(options.workerOptions?.senderOptions)};
+  const worker = options.worker === false ? null : startWorker({config, database, clock, random: cryptoRandom, logger, wake}, workerOptions);
   const address = app.server.address();
   siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const scheduler = options.scheduler ? startScheduler({database, clock, random: cryptoRandom, siteUrl: () => siteUrl, wake, logger}) : null;
 
   const makeIntegration = async (name: string) => {
     const row = await database.db.transaction().execute((trx) => createIntegration(trx, {name}, new Date(), cryptoRandom));
@@ -126,9 +174,14 @@ export async function startHerald(dialect: Dialect, options: StartOptions = {}):
     integration,
     api: client(integration.admin_key),
     logs,
+    wake,
+    worker,
     client,
     createIntegration: makeIntegration,
     close: async () => {
+      // Tests do not wait for attempts to unreachable targets: after 2 s they are abandoned.
+      await scheduler?.stop();
+      await worker?.stop({graceMs: 2000});
       await app.close();
       await database.close();
       await store.drop();

@@ -1,0 +1,162 @@
+/**
+ * The HTTP side of a delivery attempt: one undici Agent per process (keep-alive, one pool per
+ * origin, connections reused), a total time limit per attempt, no redirects followed, and at
+ * most 16 KiB of the answer read. It never throws: every attempt ends as an HttpResult.
+ */
+import type {LookupFunction} from 'node:net';
+import {performance} from 'node:perf_hooks';
+import {Agent} from 'undici';
+import type {HttpResult} from './outcome.ts';
+
+/** The most of a response body that is read and kept (bytes). */
+export const MAX_RESPONSE_BODY = 16 * 1024;
+
+/** How the process-wide Agent is built. */
+export interface SenderOptions {
+  /**
+   * The DNS lookup used for every new connection (passed to net/tls.connect through undici's
+   * `connect` option). This is where an SSRF guard plugs in: a lookup that vets every address
+   * it returns and fails with an error whose `code` is `BLOCKED` (message: the address) makes
+   * the attempt fail with `blocked: <address>`, and the socket connects to the vetted address
+   * only. Default: the system resolver.
+   */
+  readonly lookup?: LookupFunction;
+  /** How long an idle keep-alive connection is kept, in ms. Default 4000 (undici's). */
+  readonly keepAliveTimeoutMs?: number;
+  /** Connections per origin; null = no limit (the worker bounds concurrency). Default null. */
+  readonly connectionsPerOrigin?: number | null;
+}
+
+/** One POST. */
+export interface SendRequest {
+  readonly url: string;
+  /** Exactly the headers to send (the sender adds only Authorization for credentials in the URL). */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  /** Total time allowed (connect, send, headers and body), in ms. */
+  readonly timeoutMs: number;
+  /** Aborts the attempt from outside (shutdown); the result is an error with code `ABORTED`. */
+  readonly signal?: AbortSignal;
+}
+
+/** Sends delivery requests over the shared Agent. */
+export interface Sender {
+  send(request: SendRequest): Promise<HttpResult>;
+  /** Waits for in-flight requests, then closes every connection. */
+  close(): Promise<void>;
+  /** Closes every connection now, failing in-flight requests. */
+  destroy(): Promise<void>;
+}
+
+/** Creates the process's sender (one Agent; call close() at shutdown). */
+export function createSender(options: SenderOptions = {}): Sender {
+  const agent = new Agent({
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 4000,
+    connections: options.connectionsPerOrigin ?? null,
+    pipelining: 1,
+    // undici's own defaults are 300 s; the per-attempt AbortSignal is the real limit.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: options.lookup ? {lookup: options.lookup} : {},
+  });
+
+  async function send(request: SendRequest): Promise<HttpResult> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return {kind: 'error', code: 'INVALID_URL', message: 'not a URL', durationMs: elapsed()};
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      return {kind: 'error', code: 'INVALID_URL', message: `unsupported protocol ${url.protocol}`, durationMs: elapsed()};
+    }
+
+    const headers: Record<string, string> = {...request.headers};
+    if (url.username || url.password) {
+      // Credentials in the target URL become Basic auth, as Ghost's HTTP client does.
+      const user = decodeURIComponent(url.username);
+      const pass = decodeURIComponent(url.password);
+      headers.Authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    }
+
+    // One controller for the total time limit and for an abort from outside.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, request.timeoutMs);
+    const onExternalAbort = () => controller.abort();
+    request.signal?.addEventListener('abort', onExternalAbort, {once: true});
+    if (request.signal?.aborted) controller.abort();
+
+    try {
+      const response = await agent.request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: 'POST',
+        headers,
+        body: request.body,
+        signal: controller.signal,
+        // Never follow redirects: a bare Agent (no redirect interceptor composed) returns the
+        // 3xx itself, and a 3xx is a failed attempt.
+      });
+
+      // Read at most MAX_RESPONSE_BODY bytes; leaving the loop early destroys the stream (and
+      // that connection), so a huge or endless body costs nothing more. A body cut short by the
+      // time limit keeps what arrived: the status line already decided the outcome.
+      const chunks: Buffer[] = [];
+      let size = 0;
+      try {
+        for await (const chunk of response.body) {
+          const buffer = chunk as Buffer;
+          chunks.push(buffer);
+          size += buffer.length;
+          if (size >= MAX_RESPONSE_BODY) break;
+        }
+      } catch {
+        // aborted or reset mid-body: keep what we have
+      }
+      const body = Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BODY).toString('utf8').replace(/\u0000/g, '\uFFFD');
+      return {kind: 'response', status: response.statusCode, headers: flattenHeaders(response.headers), body, durationMs: elapsed()};
+    } catch (error) {
+      if (timedOut) return {kind: 'error', code: 'TIMEOUT', message: `timeout after ${request.timeoutMs} ms`, durationMs: elapsed()};
+      if (request.signal?.aborted) return {kind: 'error', code: 'ABORTED', message: 'aborted', durationMs: elapsed()};
+      return {kind: 'error', ...describeError(error), durationMs: elapsed()};
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', onExternalAbort);
+    }
+  }
+
+  return {
+    send,
+    close: () => agent.close(),
+    destroy: () => agent.destroy(),
+  };
+}
+
+/** Lower-case header names; repeated headers joined with ", "; NULs (PostgreSQL refuses them) replaced. */
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    flat[name.toLowerCase()] = (Array.isArray(value) ? value.join(', ') : value).replace(/\u0000/g, '\uFFFD');
+  }
+  return flat;
+}
+
+/** The code (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, BLOCKED…) and message of a failed request. */
+function describeError(error: unknown): {code: string; message: string} {
+  const err = error as {code?: unknown; message?: unknown; name?: unknown; cause?: {code?: unknown; message?: unknown}} | null;
+  const code =
+    (typeof err?.code === 'string' && err.code) ||
+    (typeof err?.cause?.code === 'string' && err.cause.code) ||
+    (typeof err?.name === 'string' && err.name !== 'Error' && err.name) ||
+    'UNKNOWN';
+  const message = (typeof err?.message === 'string' && err.message) || (typeof err?.cause?.message === 'string' && err.cause.message) || String(error);
+  return {code, message};
+}

@@ -1,0 +1,645 @@
+/**
+ * The delivery worker: claims due deliveries with a lease, sends them in parallel, and records
+ * every attempt. Three separate steps, never one transaction around the network:
+ *
+ *   claim (read due rows, UPDATE … RETURNING a lease)  →  send (no transaction)  →  record (one short transaction)
+ *
+ * Any number of workers, in any number of processes, can share one database: a claim takes a
+ * lease (on PostgreSQL with FOR UPDATE SKIP LOCKED, so concurrent claims pass each other by),
+ * and an attempt whose worker died is retried once its lease has run out. Concurrency is
+ * bounded per process and per webhook, so one slow endpoint never holds up the others; a
+ * retry is a row with a later next_attempt_at, never a sleeping task. The worker sleeps until it is woken (in-process after a
+ * commit, by LISTEN/NOTIFY on PostgreSQL, or when one of its own attempts finishes), until the
+ * next scheduled retry is due, or until the slow safety-net poll; it never busy-loops.
+ */
+import {setMaxListeners} from 'node:events';
+import os from 'node:os';
+import {sql} from 'kysely';
+import type {Logger} from 'pino';
+import type {Config} from '../config.ts';
+import type {Database, Queryable} from '../db/database.ts';
+import type {Clock} from '../lib/clock.ts';
+import {objectId, type Random} from '../lib/ids.ts';
+import type {Wake} from '../lib/wake.ts';
+import {attemptError, classify, lastTriggeredError, lastTriggeredStatus, type HttpResult, type Outcome} from './outcome.ts';
+import {listenForDeliveries, type DeliveryListener} from './pg-listen.ts';
+import {attemptHeaders, redactUrl} from './request.ts';
+import {nextDelay} from './retry-policy.ts';
+import {createSender, type Sender, type SenderOptions} from './sender.ts';
+
+/** What the worker needs from the composition root (a subset of the app's Deps). */
+export interface WorkerDeps {
+  readonly config: Config;
+  readonly database: Database;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly logger: Logger;
+  /** Woken after commits that wrote deliveries; the worker also wakes itself through it. */
+  readonly wake: Wake;
+}
+
+/** Tuning of one worker; every option has a production default. */
+export interface WorkerOptions {
+  /** Attempts in flight at once in this process. Default 128. */
+  readonly concurrency?: number;
+  /** Attempts in flight at once to one webhook. Default 8. */
+  readonly perWebhookConcurrency?: number;
+  /** The safety-net poll: the longest the worker sleeps without being woken, in ms. Default 1000. */
+  readonly pollIntervalMs?: number;
+  /** Lease = delivery timeout + this margin (time to record the attempt), in ms. Default 10 000. */
+  readonly leaseMarginMs?: number;
+  /** A webhook whose deliveries have only failed for this long is disabled, in ms. Default 5 days. */
+  readonly disableAfterMs?: number;
+  /** Names this worker in `lease_owner`. Default `<host>:<pid>:<random>`. */
+  readonly workerId?: string;
+  /** The process's sender (one undici Agent). Default: a new one, closed by stop(). */
+  readonly sender?: Sender;
+  /** How to build the sender when none is given (e.g. the SSRF-vetting DNS lookup). */
+  readonly senderOptions?: SenderOptions;
+  /** LISTEN on PostgreSQL for cross-process wake-ups. Default true on PostgreSQL. */
+  readonly listen?: boolean;
+}
+
+/** A running worker. */
+export interface Worker {
+  /** The lease owner name of this worker. */
+  readonly id: string;
+  /** Resolves once the LISTEN connection (PostgreSQL) is in place; at once on SQLite. */
+  readonly ready: Promise<void>;
+  /** Attempts in flight now (sending or being recorded). */
+  inFlight(): number;
+  /**
+   * Stops claiming, lets in-flight attempts finish and records them, then closes the LISTEN
+   * connection and the sender. Attempts still running after `graceMs` (default: the delivery
+   * timeout + 1 s, which every attempt respects) are aborted, not recorded, and their leases
+   * released so another worker retries them at once.
+   */
+  stop(options?: {graceMs?: number}): Promise<void>;
+}
+
+/** A claimed delivery row. */
+interface ClaimedRow {
+  id: string;
+  event_id: string;
+  webhook_id: string;
+  attempt_count: number;
+  next_attempt_at: string | null;
+}
+
+/** Everything one attempt needs, loaded once per claimed batch. */
+interface Job {
+  readonly delivery: ClaimedRow;
+  readonly event: {readonly name: string; readonly payload: string; readonly created_at: string};
+  readonly webhook: {readonly id: string; readonly target_url: string; readonly secret: string | null; readonly previous_secrets: string | null};
+}
+
+/** One finished attempt, waiting to be recorded. */
+interface Finished {
+  readonly job: Job;
+  readonly attemptNumber: number;
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly result: HttpResult;
+  readonly outcome: Outcome;
+}
+
+/** How one recorded attempt left its delivery. */
+type Resolution = 'succeeded' | 'retry' | 'failed';
+
+const DAY_MS = 86_400_000;
+/** Most attempts written in one recording transaction. */
+const RECORD_BATCH = 200;
+
+/** Starts a delivery worker on `deps`; call stop() before closing the database. */
+export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Worker {
+  const {config, database, clock, logger, wake} = deps;
+  const db = database.db;
+  const concurrency = positive(options.concurrency, 128);
+  const perWebhook = positive(options.perWebhookConcurrency, 8);
+  const pollMs = positive(options.pollIntervalMs, 1000);
+  const timeoutMs = config.deliveryTimeoutMs;
+  // The attempt itself is cut off at timeoutMs; the margin only covers recording it. A dead
+  // worker's deliveries are retried once this runs out, so keep it short.
+  const leaseMs = timeoutMs + (options.leaseMarginMs ?? 10_000);
+  const disableAfterMs = options.disableAfterMs ?? 5 * DAY_MS;
+  const workerId = (options.workerId ?? `${os.hostname()}:${process.pid}:${deps.random.bytes(4).toString('hex')}`).slice(0, 64);
+  const ownSender = !options.sender;
+  const sender = options.sender ?? createSender(options.senderOptions);
+  const log = logger.child({component: 'delivery', worker: workerId});
+
+  /** In-flight attempts per webhook id, and their completions (for stop()). */
+  const perWebhookCount = new Map<string, number>();
+  const active = new Set<Promise<void>>();
+  /** Aborts attempts still running when stop()'s grace runs out. */
+  const shutdown = new AbortController();
+  setMaxListeners(0, shutdown.signal); // one listener per in-flight attempt
+  /** Deliveries whose attempt was aborted by shutdown: leases to hand back. */
+  const abandoned: string[] = [];
+  let stopping = false;
+  /** Claims in a row that got nothing because other workers got there first. */
+  let collisions = 0;
+  /** The instant the last claim looked for due rows. */
+  let checkedAt: Date | null = null;
+
+  const listener: DeliveryListener | null =
+    (options.listen ?? database.dialect === 'postgres') && database.dialect === 'postgres' && config.databaseUrl
+      ? listenForDeliveries({databaseUrl: config.databaseUrl, logger: log, onNotify: () => wake.notify()})
+      : null;
+
+  // ---- claim ---------------------------------------------------------------------------
+
+  /**
+   * Leases due deliveries of available webhooks, oldest due first: at most `free` in all and
+   * at most the free room of each webhook (perWebhook minus what runs here already), so a
+   * webhook with a backlog never takes the slots of others and nothing is leased only to be
+   * handed back. `full` says the candidate read hit its limit: more may be due.
+   *
+   * PostgreSQL: one short transaction reads the candidates FOR UPDATE OF d SKIP LOCKED (a
+   * concurrent claim in another process skips them and reads the rows behind them, never
+   * waits) and leases the picked ones; the unpicked are unlocked at commit.
+   * SQLite (one writer at a time, no row locks): a plain read, then one UPDATE that re-checks
+   * every condition, so a row another process leased in between is simply not returned.
+   */
+  async function claim(free: number): Promise<{rows: ClaimedRow[]; full: boolean; collided: boolean}> {
+    const now = clock.now();
+    checkedAt = now;
+    const nowIso = now.toISOString();
+    const leaseUntil = new Date(now.getTime() + leaseMs).toISOString();
+    const saturated = [...perWebhookCount].filter(([, n]) => n >= perWebhook).map(([id]) => id);
+
+    const run = async (q: Queryable) => {
+      let candidates = q
+        .selectFrom('deliveries as d')
+        .innerJoin('webhooks as w', 'w.id', 'd.webhook_id')
+        .select(['d.id', 'd.webhook_id'])
+        .where('d.status', '=', 'pending')
+        .where('d.next_attempt_at', '<=', nowIso)
+        .where((eb) => eb.or([eb('d.lease_expires_at', 'is', null), eb('d.lease_expires_at', '<', nowIso)]))
+        .where('w.status', '=', 'available')
+        .orderBy('d.next_attempt_at')
+        .orderBy('d.id')
+        .limit(free);
+      if (saturated.length > 0) candidates = candidates.where('d.webhook_id', 'not in', saturated);
+      if (database.dialect === 'postgres') candidates = candidates.forUpdate('d').skipLocked();
+      const found = await candidates.execute();
+
+      const room = new Map<string, number>();
+      const picked: string[] = [];
+      for (const candidate of found) {
+        const left = room.get(candidate.webhook_id) ?? perWebhook - (perWebhookCount.get(candidate.webhook_id) ?? 0);
+        if (left > 0) picked.push(candidate.id);
+        room.set(candidate.webhook_id, left - 1);
+      }
+      if (picked.length === 0) return {rows: [], full: false, collided: false};
+
+      const rows = await q
+        .updateTable('deliveries')
+        .set({lease_owner: workerId, lease_expires_at: leaseUntil})
+        .where('id', 'in', picked)
+        // Re-checked in the same statement: on SQLite another process may have leased a row
+        // since the read (on PostgreSQL the row lock already rules that out).
+        .where('status', '=', 'pending')
+        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', nowIso)]))
+        .returning(['id', 'event_id', 'webhook_id', 'attempt_count', 'next_attempt_at'])
+        .execute();
+      // RETURNING order is unspecified: oldest due first, as picked.
+      rows.sort((a, b) => (a.next_attempt_at ?? '').localeCompare(b.next_attempt_at ?? '') || a.id.localeCompare(b.id));
+      return {rows, full: found.length === free, collided: rows.length < picked.length};
+    };
+    return database.dialect === 'postgres' ? db.transaction().execute(run) : run(db);
+  }
+
+  /** Hands leases back (claimed rows this worker will not attempt now). */
+  async function release(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await db
+      .updateTable('deliveries')
+      .set({lease_owner: null, lease_expires_at: null})
+      .where('id', 'in', [...ids])
+      .where('lease_owner', '=', workerId)
+      .execute();
+  }
+
+  /** Loads the events and webhooks of a claimed batch: two queries, whatever its size. */
+  async function loadJobs(rows: readonly ClaimedRow[]): Promise<{jobs: Job[]; missing: string[]}> {
+    const eventIds = [...new Set(rows.map((r) => r.event_id))];
+    const webhookIds = [...new Set(rows.map((r) => r.webhook_id))];
+    const [events, webhooks] = await Promise.all([
+      db.selectFrom('events').select(['id', 'name', 'payload', 'created_at']).where('id', 'in', eventIds).execute(),
+      db.selectFrom('webhooks').select(['id', 'target_url', 'secret', 'previous_secrets', 'status']).where('id', 'in', webhookIds).execute(),
+    ]);
+    const eventById = new Map(events.map((e) => [e.id, e]));
+    const webhookById = new Map(webhooks.map((w) => [w.id, w]));
+    const jobs: Job[] = [];
+    const missing: string[] = [];
+    for (const delivery of rows) {
+      const event = eventById.get(delivery.event_id);
+      const webhook = webhookById.get(delivery.webhook_id);
+      // Disabled between the claim and this read: leave the delivery pending, unsent.
+      if (!event || !webhook || webhook.status !== 'available') missing.push(delivery.id);
+      else jobs.push({delivery, event, webhook});
+    }
+    return {jobs, missing};
+  }
+
+  // ---- the loop ------------------------------------------------------------------------
+
+  /**
+   * One round: claim as many due deliveries as there are free slots (and room per webhook),
+   * and start them. Returns true when another round should follow at once (the claim was
+   * full, so more may be due, and there are free slots).
+   */
+  async function round(): Promise<boolean> {
+    const free = concurrency - active.size;
+    if (free <= 0) {
+      checkedAt = clock.now();
+      return false; // a finishing attempt wakes the loop
+    }
+    const {rows, full, collided} = await claim(free);
+    // Another process leased some picked rows first: read again at once (those are leased
+    // now, so the next read finds others). Bounded, so a stuck lock cannot make a busy loop.
+    if (rows.length === 0) return collided && ++collisions <= 3;
+    collisions = 0;
+    let loaded: Awaited<ReturnType<typeof loadJobs>>;
+    try {
+      loaded = await loadJobs(rows);
+    } catch (error) {
+      await release(rows.map((row) => row.id)).catch(() => {}); // else they wait for the lease
+      throw error;
+    }
+    const {jobs, missing} = loaded;
+    const giveBack = [...missing];
+    for (const job of jobs) {
+      const id = job.webhook.id;
+      const running = perWebhookCount.get(id) ?? 0;
+      // The cap is per webhook, so a slow endpoint holds at most `perWebhook` slots; rows over
+      // it (only possible in a race) go back at once: other webhooks never wait behind it.
+      if (running >= perWebhook || stopping) {
+        giveBack.push(job.delivery.id);
+        continue;
+      }
+      perWebhookCount.set(id, running + 1);
+      launch(job);
+    }
+    await release(giveBack);
+    return full && active.size < concurrency;
+  }
+
+  /**
+   * How long to sleep: until the next scheduled attempt if that comes before the poll. "Next"
+   * means due after the last claim's instant (not after now): a row that fell due between
+   * that claim and this query was not claimed, and gives a 1 ms sleep instead of being missed
+   * until the poll. Rows due before the claim but not claimed (leased elsewhere, webhook
+   * saturated here) are left to the poll and to finishing attempts, so they cannot spin the loop.
+   */
+  async function sleepMs(): Promise<number> {
+    const now = clock.now();
+    const next = await db
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.min('next_attempt_at').as('at'))
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '>', (checkedAt ?? now).toISOString())
+      .executeTakeFirst();
+    const at = next?.at ? Date.parse(next.at as string) : Number.NaN;
+    if (Number.isNaN(at)) return pollMs;
+    return Math.max(1, Math.min(pollMs, at - now.getTime()));
+  }
+
+  const loopDone = (async () => {
+    while (!stopping) {
+      let again = false;
+      try {
+        again = await round();
+      } catch (error) {
+        log.error({err: errorInfo(error)}, 'delivery claim failed; retrying after the poll interval');
+      }
+      if (stopping) break;
+      if (again) continue;
+      let ms = pollMs;
+      try {
+        ms = await sleepMs();
+      } catch {
+        // the database is unreachable: the poll interval paces the retries
+      }
+      if (stopping) break;
+      await wake.wait(ms);
+    }
+  })();
+
+  // ---- one attempt ---------------------------------------------------------------------
+
+  function launch(job: Job): void {
+    const done = attempt(job)
+      .catch((error: unknown) => log.error({err: errorInfo(error), delivery_id: job.delivery.id}, 'delivery attempt crashed'))
+      .finally(() => {
+        active.delete(done);
+        const left = (perWebhookCount.get(job.webhook.id) ?? 1) - 1;
+        if (left <= 0) perWebhookCount.delete(job.webhook.id);
+        else perWebhookCount.set(job.webhook.id, left);
+        // A slot is free (and this webhook may have more due): claim again.
+        if (!stopping) wake.notify();
+      });
+    active.add(done);
+  }
+
+  async function attempt(job: Job): Promise<void> {
+    const startedAt = clock.now();
+    const headers = attemptHeaders({
+      deliveryId: job.delivery.id,
+      body: job.event.payload,
+      secret: job.webhook.secret,
+      previousSecrets: job.webhook.previous_secrets,
+      now: startedAt,
+    });
+    // !! NO transaction is open here, and none may be: the claim has committed, and the
+    // record is a new short transaction after the response. Holding a transaction (or a
+    // pooled connection) across a network call would let one slow endpoint stall the database.
+    const result = await sender.send({url: job.webhook.target_url, headers, body: job.event.payload, timeoutMs, signal: shutdown.signal});
+    if (result.kind === 'error' && result.code === 'ABORTED') {
+      abandoned.push(job.delivery.id);
+      return;
+    }
+    const finishedAt = clock.now();
+    const outcome = classify(result, timeoutMs, finishedAt.getTime());
+    await record({
+      job,
+      attemptNumber: job.delivery.attempt_count + 1,
+      startedAt,
+      finishedAt,
+      url: redactUrl(job.webhook.target_url),
+      headers,
+      result,
+      outcome,
+    });
+  }
+
+  // ---- recording -----------------------------------------------------------------------
+
+  const queue: {finished: Finished; done: () => void}[] = [];
+  let flushing: Promise<void> | null = null;
+
+  /** Queues a finished attempt; resolves once its transaction has committed (or failed). */
+  function record(finished: Finished): Promise<void> {
+    return new Promise((done) => {
+      queue.push({finished, done});
+      flushing ??= flush();
+    });
+  }
+
+  /** Writes queued attempts, many per transaction when they finish together. */
+  async function flush(): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue.splice(0, RECORD_BATCH);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const resolutions = await recordBatch(batch.map((b) => b.finished));
+          batch.forEach((b, i) => logAttempt(b.finished, resolutions[i]!));
+          break;
+        } catch (error) {
+          // The transaction rolled back as a whole, so trying again is safe (a deadlock or a
+          // busy database is usually gone a moment later).
+          if (attempt < 3) {
+            await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+            continue;
+          }
+          // Nothing of the batch was written; the leases run out and the attempts are made again.
+          log.error({err: errorInfo(error), deliveries: batch.map((b) => b.finished.job.delivery.id)}, 'recording delivery attempts failed');
+          break;
+        }
+      }
+      for (const b of batch) b.done();
+    }
+    flushing = null;
+  }
+
+  /** One short transaction: the attempt rows, the deliveries, the webhooks' last_triggered_*. */
+  async function recordBatch(batch: readonly Finished[]): Promise<Resolution[]> {
+    const now = clock.now();
+    return db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('delivery_attempts')
+        .values(
+          batch.map((f) => ({
+            id: objectId(f.startedAt, deps.random),
+            delivery_id: f.job.delivery.id,
+            webhook_id: f.job.webhook.id,
+            attempt_number: f.attemptNumber,
+            trigger: 'scheduled' as const,
+            started_at: f.startedAt.toISOString(),
+            duration_ms: f.result.durationMs,
+            request_url: f.url,
+            request_headers: JSON.stringify(f.headers),
+            response_status: f.result.kind === 'response' ? f.result.status : null,
+            response_headers: f.result.kind === 'response' ? JSON.stringify(f.result.headers) : null,
+            response_body: f.result.kind === 'response' ? f.result.body : null,
+            error: attemptError(f.outcome),
+          })),
+        )
+        .execute();
+
+      const resolutions: Resolution[] = [];
+      const exhausted = new Map<string, Finished>();
+      const updates = batch.map((f) => {
+        let resolution: Resolution;
+        let nextAt: string | null = null;
+        if (f.outcome.kind === 'success') resolution = 'succeeded';
+        else if (f.outcome.kind === 'gone') resolution = 'failed';
+        else {
+          const delay = nextDelay({
+            attempt: f.attemptNumber,
+            schedule: config.retrySchedule,
+            random: uniform(deps.random),
+            retryAfterMs: f.outcome.retryAfterMs ?? null,
+          });
+          resolution = delay === null ? 'failed' : 'retry';
+          if (delay !== null) nextAt = new Date(f.finishedAt.getTime() + delay).toISOString();
+          else exhausted.set(f.job.webhook.id, f);
+        }
+        resolutions.push(resolution);
+        return {
+          id: f.job.delivery.id,
+          status: resolution === 'retry' ? 'pending' : resolution,
+          nextAt,
+          lastAt: f.startedAt.toISOString(),
+          code: f.outcome.status,
+          error: attemptError(f.outcome),
+        };
+      });
+      // One UPDATE for the whole batch: each column is a CASE over the delivery ids.
+      const column = (pick: (u: (typeof updates)[number]) => string | number | null, integer = false) =>
+        sql<any>`case id ${sql.join(
+          updates.map((u) => sql`when ${u.id} then ${integer ? sql`cast(${pick(u)} as integer)` : pick(u)}`),
+          sql` `,
+        )} end`;
+      const updated = await trx
+        .updateTable('deliveries')
+        .set({
+          status: column((u) => u.status),
+          attempt_count: sql<number>`attempt_count + 1`,
+          next_attempt_at: column((u) => u.nextAt),
+          last_attempt_at: column((u) => u.lastAt),
+          last_status_code: column((u) => u.code, true),
+          last_error: column((u) => u.error),
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: now.toISOString(),
+        })
+        .where(
+          'id',
+          'in',
+          updates.map((u) => u.id),
+        )
+        // Only while the lease is still ours: if it ran out and another worker took the
+        // delivery, that worker's attempt decides; this attempt is still in the log.
+        .where('lease_owner', '=', workerId)
+        .returning('id')
+        .execute();
+      if (updated.length < updates.length) {
+        const done = new Set(updated.map((u) => u.id));
+        for (const u of updates) if (!done.has(u.id)) log.warn({delivery_id: u.id}, 'delivery lease was lost before the attempt was recorded');
+      }
+
+      // last_triggered_* from the latest attempt per webhook, with the real status and error.
+      const latest = new Map<string, Finished>();
+      for (const f of batch) {
+        const seen = latest.get(f.job.webhook.id);
+        if (!seen || seen.startedAt <= f.startedAt) latest.set(f.job.webhook.id, f);
+      }
+      // In id order: two workers recording attempts of the same webhooks lock them in the same
+      // order, so their transactions queue instead of deadlocking.
+      for (const [webhookId, f] of [...latest].sort(([a], [b]) => a.localeCompare(b))) {
+        await trx
+          .updateTable('webhooks')
+          .set({
+            last_triggered_at: f.startedAt.toISOString(),
+            last_triggered_status: lastTriggeredStatus(f.outcome),
+            last_triggered_error: lastTriggeredError(f.outcome),
+          })
+          .where('id', '=', webhookId)
+          .execute();
+      }
+
+      // 410 Gone: the receiver asked to stop. Disable (never delete) the webhook; its other
+      // pending deliveries stay pending and are no longer claimed.
+      for (const webhookId of new Set(batch.filter((f) => f.outcome.kind === 'gone').map((f) => f.job.webhook.id))) {
+        await disable(trx, webhookId, 'The endpoint answered 410 Gone', now);
+      }
+
+      // A webhook whose deliveries have only failed for disableAfterMs is disabled.
+      for (const [webhookId, f] of exhausted) {
+        if (await failingSince(trx, webhookId, now)) {
+          const days = Math.round((disableAfterMs / DAY_MS) * 10) / 10;
+          await disable(trx, webhookId, `Every delivery failed for ${days} days (last error: ${attemptError(f.outcome)})`, now);
+        }
+      }
+      return resolutions;
+    });
+  }
+
+  async function disable(trx: Queryable, webhookId: string, reason: string, now: Date): Promise<void> {
+    const updated = await trx
+      .updateTable('webhooks')
+      .set({status: 'disabled', disabled_reason: reason, updated_at: now.toISOString()})
+      .where('id', '=', webhookId)
+      .where('status', '=', 'available')
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) > 0) log.warn({webhook_id: webhookId, reason}, 'webhook disabled');
+  }
+
+  /** True when a delivery of the webhook failed at least disableAfterMs ago and none succeeded since. */
+  async function failingSince(trx: Queryable, webhookId: string, now: Date): Promise<boolean> {
+    const cutoff = new Date(now.getTime() - disableAfterMs).toISOString();
+    const success = await trx
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.max('last_attempt_at').as('at'))
+      .where('webhook_id', '=', webhookId)
+      .where('status', '=', 'succeeded')
+      .executeTakeFirst();
+    let old = trx
+      .selectFrom('deliveries')
+      .select('id')
+      .where('webhook_id', '=', webhookId)
+      .where('status', '=', 'failed')
+      .where('created_at', '<=', cutoff)
+      .limit(1);
+    if (success?.at) old = old.where('created_at', '>', success.at as string);
+    return (await old.executeTakeFirst()) !== undefined;
+  }
+
+  /** One log line per attempt: ids, event, status, duration, outcome; never a secret or a full URL. */
+  function logAttempt(f: Finished, resolution: Resolution): void {
+    const line = {
+      delivery_id: f.job.delivery.id,
+      webhook_id: f.job.webhook.id,
+      event: f.job.event.name,
+      attempt: f.attemptNumber,
+      target: hostOf(f.job.webhook.target_url),
+      status: f.outcome.status,
+      duration_ms: f.result.durationMs,
+      outcome: f.outcome.kind,
+      delivery_status: resolution === 'retry' ? 'pending' : resolution,
+      ...(f.outcome.kind === 'success' ? {} : {error: attemptError(f.outcome)}),
+    };
+    if (f.outcome.kind === 'success') log.info(line, 'delivery attempt');
+    else log.warn(line, 'delivery attempt');
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------
+
+  let stopped: Promise<void> | null = null;
+  return {
+    id: workerId,
+    ready: listener ? listener.ready : Promise.resolve(),
+    inFlight: () => active.size,
+    stop(stopOptions = {}) {
+      stopped ??= (async () => {
+        stopping = true;
+        wake.notify(); // end the loop's sleep
+        await loopDone;
+        const graceMs = stopOptions.graceMs ?? timeoutMs + 1000;
+        const all = Promise.allSettled([...active]);
+        let timer: NodeJS.Timeout | undefined;
+        const graceOver = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+        if ((await Promise.race([all.then(() => 'done' as const), graceOver])) === 'late') {
+          shutdown.abort();
+          await all;
+        }
+        clearTimeout(timer);
+        await flushing;
+        try {
+          await release(abandoned);
+        } catch (error) {
+          log.warn({err: errorInfo(error)}, 'could not release the leases of aborted attempts; they run out on their own');
+        }
+        await listener?.close();
+        if (ownSender) await sender.destroy().catch(() => {});
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** A uniform number in [0, 1) from the Random port. */
+function uniform(random: Random): number {
+  return random.bytes(4).readUInt32BE(0) / 0x1_0000_0000;
+}
+
+function positive(value: number | undefined, fallback: number): number {
+  return value !== undefined && Number.isFinite(value) && value > 0 ? Math.floor(value) : fallback;
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/** An error's message and code, for logs (never the object itself, which may carry a URL or config). */
+function errorInfo(error: unknown): {message: string; code?: string} {
+  const err = error as {message?: unknown; code?: unknown} | null;
+  return {message: typeof err?.message === 'string' ? err.message : String(error), ...(typeof err?.code === 'string' ? {code: err.code} : {})};
+}
