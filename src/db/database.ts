@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
-import {Kysely, PostgresDialect, SqliteDialect, type Transaction} from 'kysely';
+import {CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type DatabaseConnection, type Driver, type Transaction} from 'kysely';
 import type {DB} from './schema.ts';
 import {migrate} from './migrations.ts';
 
@@ -44,6 +44,22 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   return database;
 }
 
+/**
+ * SQLite with every transaction begun IMMEDIATE. Herald's transactions write; a deferred one
+ * that reads first and then writes fails at once with SQLITE_BUSY when another process (a
+ * worker, a scheduler) committed in between. IMMEDIATE takes the write lock up front, so a
+ * second process waits on busy_timeout instead of failing half-way.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    const driver = super.createDriver();
+    driver.beginTransaction = async (connection: DatabaseConnection) => {
+      await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+    };
+    return driver;
+  }
+}
+
 function openSqlite(dataDir: string): Database {
   fs.mkdirSync(dataDir, {recursive: true});
   const file = path.join(dataDir, 'herald.db');
@@ -54,7 +70,7 @@ function openSqlite(dataDir: string): Database {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<DB>({dialect: new SqliteDialect({database: sqlite})});
+  const db = new Kysely<DB>({dialect: new ImmediateSqliteDialect({database: sqlite})});
   return {db, dialect: 'sqlite', description: `sqlite ${file}`, close: () => db.destroy()};
 }
 
