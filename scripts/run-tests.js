@@ -20,5 +20,5 @@ if (files.length === 0 && !args.some((a) => a.endsWith('.ts'))) {
   console.error('no test files found under test/');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=4', '--test-reporter=spec', ...args, ...files], {stdio: 'inherit'});
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...args, ...files], {stdio: 'inherit'});
 process.exit(result.status ?? 1);
