@@ -40,14 +40,13 @@ export interface OutboxResult {
 const CHUNK_ROWS = 1000;
 
 /**
- * `count` ObjectIds that sort in the order given: one fresh ObjectId, then its successors.
- * ObjectIds made in the same second do not sort by creation (random bytes precede the
- * counter), so a batch takes consecutive ids: ordering events, or one webhook's deliveries,
+ * `count` fresh ObjectIds in ascending order, so ordering events (or one webhook's deliveries)
  * by (created_at, id) gives emission order.
  */
 export function consecutiveIds(count: number, now: Date, random: Random): string[] {
-  const first = BigInt(`0x${objectId(now, random)}`);
-  return Array.from({length: count}, (_, i) => (first + BigInt(i)).toString(16).padStart(24, '0'));
+  // objectId() sorts by creation within a process (its counter increments), so ids drawn in
+  // order are ascending: no arithmetic on ids (which could collide with later ones).
+  return Array.from({length: count}, () => objectId(now, random));
 }
 
 /**

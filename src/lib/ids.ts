@@ -19,15 +19,23 @@ export const cryptoRandom: Random = {
 };
 
 let counter = randomBytes(3).readUIntBE(0, 3);
+/** The 5 "process unique" bytes of ObjectIds, drawn once per random source. */
+const processBytes = new WeakMap<Random, Buffer>();
 
 /**
- * A 24-hex ObjectId like Ghost's: 4 bytes of seconds, 5 random bytes, 3 bytes of counter.
- * Ids made in one process sort by creation time, as Ghost's do.
+ * A 24-hex ObjectId like Ghost's (MongoDB's layout): 4 bytes of seconds, 5 bytes drawn once
+ * per process (per random source), 3 bytes of an incrementing counter. So ids made in one
+ * process sort by creation, even within one second.
  */
 export function objectId(now: Date = new Date(), random: Random = cryptoRandom): string {
   const buf = Buffer.alloc(12);
   buf.writeUInt32BE(Math.floor(now.getTime() / 1000), 0);
-  random.bytes(5).copy(buf, 4);
+  let unique = processBytes.get(random);
+  if (!unique) {
+    unique = random.bytes(5);
+    processBytes.set(random, unique);
+  }
+  unique.copy(buf, 4);
   counter = (counter + 1) % 0xffffff;
   buf.writeUIntBE(counter, 9, 3);
   return buf.toString('hex');

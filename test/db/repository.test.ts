@@ -251,3 +251,11 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+test('ObjectIds made in one process sort by creation, even within one second', async () => {
+  const {objectId} = await import('../../src/lib/ids.ts');
+  const now = new Date('2026-11-28T08:00:00.500Z');
+  const ids = Array.from({length: 1000}, () => objectId(now));
+  assert.deepEqual([...ids].sort(), ids);
+  assert.equal(new Set(ids).size, ids.length);
+});
