@@ -364,10 +364,21 @@ const outbox: Migration = {
   },
 };
 
+/**
+ * Manual retries (POST /deliveries/:id/retry/): deliveries.next_trigger says why the next
+ * attempt is made; null means the retry schedule.
+ */
+const deliveryNextTrigger: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('deliveries').addColumn('next_trigger', 'varchar(20)').execute();
+  },
+};
+
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_members_email_lower': membersEmailLower,
   '0003_outbox': outbox,
+  '0004_delivery_next_trigger': deliveryNextTrigger,
 };
 
 /** Key of the PostgreSQL advisory lock that lets one process migrate at a time. */

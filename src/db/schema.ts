@@ -249,9 +249,20 @@ export interface DeliveriesTable {
   last_attempt_at: string | null;
   last_status_code: number | null;
   last_error: string | null;
+  /**
+   * Why the next attempt is made (migration 0004): null = the retry schedule; 'manual' = an
+   * API retry of a pending delivery or a recovery (a failure follows the schedule);
+   * 'manual_once' = an API retry of a finished delivery (exactly one attempt: a failure makes
+   * it failed again).
+   * The worker records the attempt's trigger from it and clears it.
+   */
+  next_trigger?: NextTrigger | null;
   created_at: string;
   updated_at: string;
 }
+
+/** See DeliveriesTable.next_trigger. */
+export type NextTrigger = 'manual' | 'manual_once';
 
 /** Why an attempt was made. */
 export type AttemptTrigger = 'scheduled' | 'manual';
