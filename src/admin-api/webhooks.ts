@@ -20,7 +20,12 @@ function actorOf(request: FastifyRequest): WebhookActor {
 
 /** Registers the webhook routes on the Admin API. */
 export function registerWebhookRoutes(app: FastifyInstance, deps: Deps): void {
-  const ctx = (): WebhookContext => ({database: deps.database, now: deps.clock.now(), random: deps.random});
+  const ctx = (): WebhookContext => ({
+    database: deps.database,
+    now: deps.clock.now(),
+    random: deps.random,
+    allowPrivateTargets: deps.config.allowPrivateTargets,
+  });
 
   app.get<{Querystring: CommonQuery}>('/webhooks/', async (request) => {
     const {webhooks, pagination} = await browseWebhooks(ctx(), request.query, actorOf(request));

@@ -14,6 +14,7 @@ import {EVENT_NAMES, isEventName} from '../events/names.ts';
 import {HeraldError, notFound, validationError} from '../lib/errors.ts';
 import {objectId, type Random} from '../lib/ids.ts';
 import {GHOST_API_VERSION} from '../lib/version.ts';
+import {literalTargetProblem} from '../delivery/ssrf.ts';
 import {browsePage, type BrowseQuery, type BrowseSpec, type Pagination} from './browse.ts';
 import {optionalEnum, optionalString, type Input} from './input.ts';
 
@@ -69,6 +70,8 @@ export interface WebhookContext {
   readonly database: Database;
   readonly now: Date;
   readonly random: Random;
+  /** Permit literal loopback/private targets (`--allow-private-targets`). Default false. */
+  readonly allowPrivateTargets?: boolean;
 }
 
 /** Longest `target_url` (Ghost's column). */
@@ -141,7 +144,7 @@ function readEvent(input: Input): string | undefined {
   return event;
 }
 
-function readTargetUrl(input: Input): string | undefined {
+function readTargetUrl(input: Input, allowPrivateTargets: boolean): string | undefined {
   const raw = optionalString(input, 'target_url', MAX_TARGET_URL, false);
   if (raw === undefined || raw === null) return undefined;
   const value = raw.trim();
@@ -157,6 +160,15 @@ function readTargetUrl(input: Input): string | undefined {
   }
   // WHATWG parsing accepts `http:example.com`; a stored target should read as what it is.
   if (url.hostname === '' || !/^https?:\/\//i.test(value)) throw validationError('target_url', 'target_url must be an absolute http(s) URL with a host, e.g. https://example.com/hooks/ghost.');
+  // SSRF guard (SPEC §7): a literal non-public address, in any spelling, is refused now; names
+  // are checked when each attempt resolves them.
+  const refused = allowPrivateTargets ? null : literalTargetProblem(value);
+  if (refused !== null) {
+    throw validationError(
+      'target_url',
+      `target_url resolves to a private address (${refused}); webhooks may only target public addresses unless the server runs with --allow-private-targets.`,
+    );
+  }
   return value;
 }
 
@@ -189,12 +201,12 @@ function readFilter(input: Input): string | null | undefined {
  * Validates a webhook body item. On add, `event` and `target_url` are required; on edit every
  * field is optional and `status` may be given. Unknown properties are ignored.
  */
-export function readWebhookInput(input: Input, mode: 'add' | 'edit'): WebhookFields {
+export function readWebhookInput(input: Input, mode: 'add' | 'edit', options: {allowPrivateTargets?: boolean} = {}): WebhookFields {
   const out: WebhookFields = {};
   const event = readEvent(input);
   if (event !== undefined) out.event = event;
   else if (mode === 'add') throw validationError('event', 'event is required.');
-  const targetUrl = readTargetUrl(input);
+  const targetUrl = readTargetUrl(input, options.allowPrivateTargets === true);
   if (targetUrl !== undefined) out.target_url = targetUrl;
   else if (mode === 'add') throw validationError('target_url', 'target_url is required.');
 
@@ -284,7 +296,7 @@ export async function readWebhook(ctx: WebhookContext, id: string, actor: Webhoo
  * Without a secret, a Standard Webhooks secret is generated and returned.
  */
 export async function addWebhook(ctx: WebhookContext, input: Input, actor: WebhookActor): Promise<WebhookOutput> {
-  const fields = readWebhookInput(input, 'add');
+  const fields = readWebhookInput(input, 'add', {allowPrivateTargets: ctx.allowPrivateTargets});
   const row = await ctx.database.db.transaction().execute(async (trx) => {
     await lockWebhookWrites(trx, ctx.database);
     let integrationId: string;
@@ -336,7 +348,7 @@ export async function addWebhook(ctx: WebhookContext, input: Input, actor: Webho
  * `integration_id` is ignored. A save that changes nothing keeps updated_at.
  */
 export async function editWebhook(ctx: WebhookContext, id: string, input: Input, actor: WebhookActor): Promise<WebhookOutput> {
-  const fields = readWebhookInput(input, 'edit');
+  const fields = readWebhookInput(input, 'edit', {allowPrivateTargets: ctx.allowPrivateTargets});
   const row = await ctx.database.db.transaction().execute(async (trx) => {
     await lockWebhookWrites(trx, ctx.database);
     const before = await ownedWebhook(trx, id, actor, 'edit');

@@ -85,7 +85,7 @@ describe('herald serve and the delivery worker', {concurrency: true}, () => {
       });
       const {store, database, deliveryId} = await seeded(dialect, `${receiver.url}/slow`);
       try {
-        const child = await serve(store, ['--delivery-timeout', '5s']);
+        const child = await serve(store, ['--delivery-timeout', '5s', '--allow-private-targets']);
         await receiver.waitFor(1, 10_000);
         const exit = terminate(child);
         assert.equal(await exit, 0);
@@ -105,11 +105,11 @@ describe('herald serve and the delivery worker', {concurrency: true}, () => {
       const receiver = await startReceiver();
       const {store, database, deliveryId} = await seeded(dialect, `${receiver.url}/hook`);
       try {
-        const api = await serve(store, ['--no-worker']);
+        const api = await serve(store, ['--no-worker', '--allow-private-targets']);
         await sleep(1500);
         assert.equal(receiver.received.length, 0);
         assert.equal(await terminate(api), 0);
-        const worker = await serve(store, ['--worker-only']);
+        const worker = await serve(store, ['--worker-only', '--allow-private-targets']);
         await receiver.waitFor(1, 10_000);
         await until(async () => {
           const row = await database.db.selectFrom('deliveries').select('status').where('id', '=', deliveryId).executeTakeFirstOrThrow();
