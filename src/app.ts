@@ -20,7 +20,10 @@ import {registerMemberRoutes} from './admin-api/members.ts';
 import {registerSiteRoutes} from './admin-api/site.ts';
 import {registerSettingsRoutes} from './admin-api/settings.ts';
 import {registerWebhookRoutes} from './admin-api/webhooks.ts';
+import {registerDeliveryRoutes} from './admin-api/deliveries.ts';
 import type {Wake} from './lib/wake.ts';
+import {createMetrics, type Metrics} from './delivery/metrics.ts';
+import {registerOperationsRoutes} from './ops/operations.ts';
 
 /** Everything the app needs from the outside world. */
 export interface Deps {
@@ -33,6 +36,8 @@ export interface Deps {
   readonly siteUrl: () => string;
   /** Wakes this process's delivery worker after a commit that wrote deliveries. */
   readonly wake: Wake;
+  /** Prometheus metrics shared with the worker; a fresh set (own registry) when absent. */
+  readonly metrics?: Metrics;
 }
 
 declare module 'fastify' {
@@ -95,6 +100,9 @@ export function buildApp(deps: Deps): FastifyInstance {
     done();
   });
 
+  // GET /health and GET /metrics, outside the Admin API and its authentication.
+  registerOperationsRoutes(app as unknown as FastifyInstance, {...deps, metrics: deps.metrics ?? createMetrics(deps.database)});
+
   app.register(
     async (api) => {
       // Authentication for every Admin API route not marked public. The hook lives in this
@@ -124,6 +132,7 @@ export function buildApp(deps: Deps): FastifyInstance {
       registerSiteRoutes(api, deps);
       registerSettingsRoutes(api, deps);
       registerWebhookRoutes(api, deps);
+      registerDeliveryRoutes(api, deps);
     },
     {prefix: ADMIN_API},
   );

@@ -32,6 +32,7 @@ Options (serve; --data and --database-url also apply to integration):
   --no-worker | --worker-only  which parts to run                 (HERALD_ROLE=api|worker|all)
   --max-body SIZE          largest request body                   (HERALD_MAX_BODY, default 10mb)
   --log-level LEVEL        pino log level                         (HERALD_LOG_LEVEL, default info)
+  --retention D            prune delivery history older than D    (HERALD_RETENTION, default 30d)
 `;
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
@@ -131,12 +132,14 @@ function formatSummary(summary: IntegrationSummary, heading: string): string {
 }
 
 async function serve(config: Config): Promise<number> {
-  const [{default: pino}, {buildApp}, {openDatabase}, {startWorker}, {startScheduler}] = await Promise.all([
+  const [{default: pino}, {buildApp}, {openDatabase}, {startWorker}, {startScheduler}, {createMetrics}, {startRetention}] = await Promise.all([
     import('pino'),
     import('./app.ts'),
     import('./db/database.ts'),
     import('./delivery/worker.ts'),
     import('./scheduler/scheduler.ts'),
+    import('./delivery/metrics.ts'),
+    import('./delivery/retention.ts'),
   ]);
   const logger = pino({
     level: config.logLevel,
@@ -147,6 +150,8 @@ async function serve(config: Config): Promise<number> {
   const database = await openDatabase(config);
   let siteUrl = config.url;
   const wake = createWake();
+  // One metrics registry for the process: /metrics shows what this process's worker recorded.
+  const metrics = createMetrics(database);
   const app = buildApp({
     config,
     database,
@@ -155,6 +160,7 @@ async function serve(config: Config): Promise<number> {
     logger,
     siteUrl: () => siteUrl ?? `http://${config.host}:${config.port}`,
     wake,
+    metrics,
   });
 
   let address: string;
@@ -173,9 +179,11 @@ async function serve(config: Config): Promise<number> {
   // The delivery worker shares the app's wake signal, so a commit wakes it at once. Roles
   // 'all' and 'worker' run it; 'api' leaves delivery to worker processes on the same database.
   const worker =
-    config.role === 'api' ? null : startWorker({config, database, clock: systemClock, random: cryptoRandom, logger, wake});
+    config.role === 'api' ? null : startWorker({config, database, clock: systemClock, random: cryptoRandom, logger, wake, metrics});
   // The scheduler runs beside the worker; several processes may run it (each post is
   // published exactly once), so no process needs to be special.
+  // Retention prunes old delivery history hourly wherever deliveries are worked.
+  const retention = config.role === 'api' ? null : startRetention({database, clock: systemClock, logger}, {retentionMs: config.retentionMs});
   const scheduler =
     config.role === 'api' ? null : startScheduler({database, clock: systemClock, random: cryptoRandom, siteUrl: () => siteUrl ?? address, wake, logger});
 
@@ -201,6 +209,7 @@ async function serve(config: Config): Promise<number> {
       app.close().catch((error: unknown) => logger.error({err: error}, 'error while closing the server')),
       worker?.stop().catch((error: unknown) => logger.error({err: error}, 'error while stopping the delivery worker')),
       scheduler?.stop().catch((error: unknown) => logger.error({err: error}, 'error while stopping the scheduler')),
+      retention?.stop(),
     ])
       .then(() => database.close())
       .catch((error: unknown) => logger.error({err: error}, 'error while closing the database'))

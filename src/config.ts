@@ -31,6 +31,8 @@ export interface Config {
   readonly maxBodyBytes: number;
   /** pino log level. Default info. */
   readonly logLevel: string;
+  /** Delivery attempts and succeeded deliveries older than this are pruned, in ms. Default 30 days. */
+  readonly retentionMs: number;
 }
 
 /** The option table shared by `serve` and the database-only commands. */
@@ -47,6 +49,7 @@ export const OPTION_SPEC = {
   'worker-only': {type: 'boolean'},
   'max-body': {type: 'string'},
   'log-level': {type: 'string'},
+  retention: {type: 'string'},
 } as const;
 
 /** Parsed flag values as node:util parseArgs returns them. */
@@ -143,6 +146,9 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env, c
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" must be one of ${levels.join(', ')}`);
 
+  const retentionMs = parseDuration(str('retention', 'HERALD_RETENTION') ?? '30d', '--retention');
+  if (retentionMs <= 0) throw new ConfigError('--retention: must be greater than zero');
+
   return Object.freeze({
     port,
     host,
@@ -155,5 +161,6 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env, c
     role,
     maxBodyBytes,
     logLevel,
+    retentionMs,
   });
 }

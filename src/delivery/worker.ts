@@ -26,6 +26,8 @@ import {listenForDeliveries, type DeliveryListener} from './pg-listen.ts';
 import {attemptHeaders, redactUrl} from './request.ts';
 import {nextDelay} from './retry-policy.ts';
 import {createSender, type Sender, type SenderOptions} from './sender.ts';
+import {createGuardedLookup, literalTargetProblem} from './ssrf.ts';
+import type {AttemptOutcomeLabel, Metrics} from './metrics.ts';
 
 /** What the worker needs from the composition root (a subset of the app's Deps). */
 export interface WorkerDeps {
@@ -36,6 +38,8 @@ export interface WorkerDeps {
   readonly logger: Logger;
   /** Woken after commits that wrote deliveries; the worker also wakes itself through it. */
   readonly wake: Wake;
+  /** Counts and times every recorded attempt (SPEC §11); none when absent. */
+  readonly metrics?: Metrics;
 }
 
 /** Tuning of one worker; every option has a production default. */
@@ -54,7 +58,10 @@ export interface WorkerOptions {
   readonly workerId?: string;
   /** The process's sender (one undici Agent). Default: a new one, closed by stop(). */
   readonly sender?: Sender;
-  /** How to build the sender when none is given (e.g. the SSRF-vetting DNS lookup). */
+  /**
+   * How to build the sender when none is given. Unless `config.allowPrivateTargets`, its lookup
+   * (default: the system resolver) is wrapped in the SSRF guard's vetting lookup.
+   */
   readonly senderOptions?: SenderOptions;
   /** LISTEN on PostgreSQL for cross-process wake-ups. Default true on PostgreSQL. */
   readonly listen?: boolean;
@@ -84,6 +91,8 @@ interface ClaimedRow {
   webhook_id: string;
   attempt_count: number;
   next_attempt_at: string | null;
+  /** Why this attempt is made (see DeliveriesTable.next_trigger); null = the schedule. */
+  next_trigger?: string | null;
 }
 
 /** Everything one attempt needs, loaded once per claimed batch. */
@@ -126,7 +135,13 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   const disableAfterMs = options.disableAfterMs ?? 5 * DAY_MS;
   const workerId = (options.workerId ?? `${os.hostname()}:${process.pid}:${deps.random.bytes(4).toString('hex')}`).slice(0, 64);
   const ownSender = !options.sender;
-  const sender = options.sender ?? createSender(options.senderOptions);
+  // The SSRF guard (SPEC §7): unless private targets are allowed, every name is resolved through
+  // the vetting lookup (composed with a given one). A given `sender` is used as it is.
+  const sender =
+    options.sender ??
+    createSender(
+      config.allowPrivateTargets ? options.senderOptions : {...options.senderOptions, lookup: createGuardedLookup(options.senderOptions?.lookup)},
+    );
   const log = logger.child({component: 'delivery', worker: workerId});
 
   /** In-flight attempts per webhook id, and their completions (for stop()). */
@@ -202,7 +217,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         // since the read (on PostgreSQL the row lock already rules that out).
         .where('status', '=', 'pending')
         .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', nowIso)]))
-        .returning(['id', 'event_id', 'webhook_id', 'attempt_count', 'next_attempt_at'])
+        .returning(['id', 'event_id', 'webhook_id', 'attempt_count', 'next_attempt_at', 'next_trigger'])
         .execute();
       // RETURNING order is unspecified: oldest due first, as picked.
       rows.sort((a, b) => (a.next_attempt_at ?? '').localeCompare(b.next_attempt_at ?? '') || a.id.localeCompare(b.id));
@@ -356,7 +371,13 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     // !! NO transaction is open here, and none may be: the claim has committed, and the
     // record is a new short transaction after the response. Holding a transaction (or a
     // pooled connection) across a network call would let one slow endpoint stall the database.
-    const result = await sender.send({url: job.webhook.target_url, headers, body: job.event.payload, timeoutMs, signal: shutdown.signal});
+    // net.connect never calls the lookup for an IP-literal host, so a literal target (perhaps
+    // stored before the configuration changed) is checked here, before any connection.
+    const blocked = config.allowPrivateTargets ? null : literalTargetProblem(job.webhook.target_url);
+    const result: HttpResult =
+      blocked !== null
+        ? {kind: 'error', code: 'BLOCKED', message: blocked, durationMs: 0}
+        : await sender.send({url: job.webhook.target_url, headers, body: job.event.payload, timeoutMs, signal: shutdown.signal});
     if (result.kind === 'error' && result.code === 'ABORTED') {
       abandoned.push(job.delivery.id);
       return;
@@ -395,7 +416,10 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       for (let attempt = 1; ; attempt++) {
         try {
           const resolutions = await recordBatch(batch.map((b) => b.finished));
-          batch.forEach((b, i) => logAttempt(b.finished, resolutions[i]!));
+          batch.forEach((b, i) => {
+            logAttempt(b.finished, resolutions[i]!);
+            observe(b.finished, resolutions[i]!);
+          });
           break;
         } catch (error) {
           // The transaction rolled back as a whole, so trying again is safe (a deadlock or a
@@ -426,7 +450,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
             delivery_id: f.job.delivery.id,
             webhook_id: f.job.webhook.id,
             attempt_number: f.attemptNumber,
-            trigger: 'scheduled' as const,
+            trigger: f.job.delivery.next_trigger ? ('manual' as const) : ('scheduled' as const),
             started_at: f.startedAt.toISOString(),
             duration_ms: f.result.durationMs,
             request_url: f.url,
@@ -446,6 +470,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         let nextAt: string | null = null;
         if (f.outcome.kind === 'success') resolution = 'succeeded';
         else if (f.outcome.kind === 'gone') resolution = 'failed';
+        // A manual retry of a finished delivery gets exactly one attempt: no schedule after it.
+        else if (f.job.delivery.next_trigger === 'manual_once') resolution = 'failed';
         else {
           const delay = nextDelay({
             attempt: f.attemptNumber,
@@ -482,6 +508,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
           last_attempt_at: column((u) => u.lastAt),
           last_status_code: column((u) => u.code, true),
           last_error: column((u) => u.error),
+          next_trigger: null,
           lease_owner: null,
           lease_expires_at: null,
           updated_at: now.toISOString(),
@@ -584,6 +611,17 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     };
     if (f.outcome.kind === 'success') log.info(line, 'delivery attempt');
     else log.warn(line, 'delivery attempt');
+  }
+
+  /** Feeds one recorded attempt to the metrics, if any. */
+  function observe(f: Finished, resolution: Resolution): void {
+    if (!deps.metrics) return;
+    const outcome: AttemptOutcomeLabel =
+      f.outcome.kind === 'gone' ? 'gone'
+      : f.result.kind === 'error' && f.result.code === 'BLOCKED' ? 'blocked'
+      : resolution === 'retry' ? 'retrying'
+      : resolution;
+    deps.metrics.recordAttempt({outcome, durationMs: f.result.durationMs, eventCreatedAt: f.job.event.created_at, finishedAt: f.finishedAt});
   }
 
   // ---- lifecycle -----------------------------------------------------------------------

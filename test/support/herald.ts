@@ -19,7 +19,9 @@ import {cryptoRandom} from '../../src/lib/ids.ts';
 import {createWake, type Wake} from '../../src/lib/wake.ts';
 import {startWorker, type Worker, type WorkerOptions} from '../../src/delivery/worker.ts';
 import {createSender, type Sender, type SenderOptions} from '../../src/delivery/sender.ts';
+import {createGuardedLookup} from '../../src/delivery/ssrf.ts';
 import {startScheduler} from '../../src/scheduler/scheduler.ts';
+import {createMetrics, type Metrics} from '../../src/delivery/metrics.ts';
 import {createIntegration, summariseIntegrations, type IntegrationSummary} from '../../src/content/integrations.ts';
 import type {FastifyInstance} from 'fastify';
 
@@ -88,6 +90,8 @@ export interface TestHerald {
   readonly wake: Wake;
   /** The delivery worker running on the same deps; null with `{worker: false}`. */
   readonly worker: Worker | null;
+  /** The metrics shared by the app (/metrics) and the worker. */
+  readonly metrics: Metrics;
   /** Makes another official client, e.g. for a second integration's key. */
   client(adminKey: string): any;
   /** Creates another integration directly in the database. */
@@ -97,7 +101,7 @@ export interface TestHerald {
 
 /** Options for startHerald. */
 export interface StartOptions {
-  /** Extra config flags (e.g. {'max-body': '1kb'}). */
+  /** Extra config flags (e.g. {'max-body': '1kb'}); 'allow-private-targets' defaults to true here. */
   readonly flags?: Record<string, string | boolean>;
   readonly clock?: Clock;
   /** Run the delivery worker on the same deps (stopped by close()). Default true. */
@@ -115,8 +119,9 @@ export interface StartOptions {
  * (names are allowed only when a test supplies its own lookup, which decides where they go),
  * before any DNS query or connection, as a blocked attempt.
  */
-function loopbackOnlySender(senderOptions: SenderOptions | undefined): Sender {
-  const real = createSender(senderOptions);
+function loopbackOnlySender(senderOptions: SenderOptions | undefined, config: Config): Sender {
+  // Composes with the SSRF guard exactly as the worker's own sender would.
+  const real = createSender(config.allowPrivateTargets ? senderOptions : {...senderOptions, lookup: createGuardedLookup(senderOptions?.lookup)});
   const allowed = (hostname: string): boolean => {
     const host = hostname.replace(/^\[|\]$/g, '');
     if (host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host)) return true;
@@ -142,17 +147,20 @@ function loopbackOnlySender(senderOptions: SenderOptions | undefined): Sender {
 /** Starts Herald on a fresh store for `dialect`, listening on a free loopback port. */
 export async function startHerald(dialect: Dialect, options: StartOptions = {}): Promise<TestHerald> {
   const store = await createStore(dialect);
-  const config = loadConfig({port: '0', ...store.flags, 'log-level': 'info', ...options.flags}, {});
+  // Tests deliver to loopback receivers, so private targets are allowed unless a test says
+  // {'allow-private-targets': false} (the SSRF tests).
+  const config = loadConfig({port: '0', ...store.flags, 'log-level': 'info', 'allow-private-targets': true, ...options.flags}, {});
   const database = await openDatabase(config);
   const logs: string[] = [];
   const logger = pino({level: config.logLevel, base: undefined}, {write: (line: string) => void logs.push(line)});
   let siteUrl = '';
   const wake = createWake();
   const clock = options.clock ?? systemClock;
-  const app = buildApp({config, database, clock, random: cryptoRandom, logger, siteUrl: () => siteUrl, wake});
+  const metrics = createMetrics(database);
+  const app = buildApp({config, database, clock, random: cryptoRandom, logger, siteUrl: () => siteUrl, wake, metrics});
   await app.listen({port: 0, host: '127.0.0.1'});
-  const workerOptions = {...options.workerOptions, sender: options.workerOptions?.sender ?? loopbackOnlySender(options.workerOptions?.senderOptions)};
-  const worker = options.worker === false ? null : startWorker({config, database, clock, random: cryptoRandom, logger, wake}, workerOptions);
+  const workerOptions = {...options.workerOptions, sender: options.workerOptions?.sender ?? loopbackOnlySender(options.workerOptions?.senderOptions, config)};
+  const worker = options.worker === false ? null : startWorker({config, database, clock, random: cryptoRandom, logger, wake, metrics}, workerOptions);
   const address = app.server.address();
   siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const scheduler = options.scheduler ? startScheduler({database, clock, random: cryptoRandom, siteUrl: () => siteUrl, wake, logger}) : null;
@@ -176,6 +184,7 @@ export async function startHerald(dialect: Dialect, options: StartOptions = {}):
     logs,
     wake,
     worker,
+    metrics,
     client,
     createIntegration: makeIntegration,
     close: async () => {
