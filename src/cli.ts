@@ -32,6 +32,7 @@ Options (serve; --data and --database-url also apply to integration):
   --no-worker | --worker-only  which parts to run                 (HERALD_ROLE=api|worker|all)
   --max-body SIZE          largest request body                   (HERALD_MAX_BODY, default 10mb)
   --log-level LEVEL        pino log level                         (HERALD_LOG_LEVEL, default info)
+  --disable-after D        auto-disable a webhook failing this long (HERALD_DISABLE_AFTER, default 5d)
   --retention D            prune delivery history older than D    (HERALD_RETENTION, default 30d)
 `;
 

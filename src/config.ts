@@ -33,6 +33,8 @@ export interface Config {
   readonly logLevel: string;
   /** Delivery attempts and succeeded deliveries older than this are pruned, in ms. Default 30 days. */
   readonly retentionMs: number;
+  /** A webhook whose deliveries have only failed for this long is disabled, in ms. Default 5 days. */
+  readonly disableAfterMs: number;
 }
 
 /** The option table shared by `serve` and the database-only commands. */
@@ -50,6 +52,7 @@ export const OPTION_SPEC = {
   'max-body': {type: 'string'},
   'log-level': {type: 'string'},
   retention: {type: 'string'},
+  'disable-after': {type: 'string'},
 } as const;
 
 /** Parsed flag values as node:util parseArgs returns them. */
@@ -148,6 +151,8 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env, c
 
   const retentionMs = parseDuration(str('retention', 'HERALD_RETENTION') ?? '30d', '--retention');
   if (retentionMs <= 0) throw new ConfigError('--retention: must be greater than zero');
+  const disableAfterMs = parseDuration(str('disable-after', 'HERALD_DISABLE_AFTER') ?? '5d', '--disable-after');
+  if (disableAfterMs <= 0) throw new ConfigError('--disable-after: must be greater than zero');
 
   return Object.freeze({
     port,
@@ -162,5 +167,6 @@ export function loadConfig(flags: Flags, env: NodeJS.ProcessEnv = process.env, c
     maxBodyBytes,
     logLevel,
     retentionMs,
+    disableAfterMs,
   });
 }

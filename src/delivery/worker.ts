@@ -132,7 +132,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   // The attempt itself is cut off at timeoutMs; the margin only covers recording it. A dead
   // worker's deliveries are retried once this runs out, so keep it short.
   const leaseMs = timeoutMs + (options.leaseMarginMs ?? 10_000);
-  const disableAfterMs = options.disableAfterMs ?? 5 * DAY_MS;
+  const disableAfterMs = options.disableAfterMs ?? deps.config.disableAfterMs ?? 5 * DAY_MS;
   const workerId = (options.workerId ?? `${os.hostname()}:${process.pid}:${deps.random.bytes(4).toString('hex')}`).slice(0, 64);
   const ownSender = !options.sender;
   // The SSRF guard (SPEC §7): unless private targets are allowed, every name is resolved through
@@ -558,7 +558,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       for (const [webhookId, f] of exhausted) {
         if (await failingSince(trx, webhookId, now)) {
           const days = Math.round((disableAfterMs / DAY_MS) * 10) / 10;
-          await disable(trx, webhookId, `Every delivery failed for ${days} days (last error: ${attemptError(f.outcome)})`, now);
+          await disable(trx, webhookId, `Every delivery failed for ${days} ${days === 1 ? 'day' : 'days'} (last error: ${attemptError(f.outcome)})`, now);
         }
       }
       return resolutions;

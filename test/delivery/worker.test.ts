@@ -388,6 +388,28 @@ for (const dialect of DIALECTS) {
       assert.equal((await webhookRow(h.database, recovered.webhookId))!.status, 'available', 'a success a day ago keeps it enabled');
       await retire(recovered.webhookId);
     });
+
+    test('--disable-after sets that period: failing for 2 days disables at 1d, not at the 5-day default', async () => {
+      const short = await startHerald(dialect, {flags: {...FLAGS, 'disable-after': '1d'}});
+      try {
+        const r = await receiver((_req, res) => {
+          res.statusCode = 500;
+          res.end();
+        });
+        const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000).toISOString();
+        const webhookId = await insertWebhook(short.database, short.integration.id, {target_url: `${r.url}/short`});
+        const eventId = await insertEvent(short.database, BODY);
+        await insertDeliveries(short.database, [{event_id: eventId, webhook_id: webhookId, status: 'failed', attempt_count: 3, next_attempt_at: null, created_at: twoDaysAgo, last_attempt_at: twoDaysAgo}]);
+        const [deliveryId] = await insertDeliveries(short.database, [{event_id: eventId, webhook_id: webhookId}]);
+        short.wake.notify();
+        await settled(short.database, deliveryId!, 'failed', 3);
+        const row = (await webhookRow(short.database, webhookId))!;
+        assert.equal(row.status, 'disabled');
+        assert.match(row.disabled_reason!, /failed for 1 day \(/);
+      } finally {
+        await short.close();
+      }
+    });
   });
 
   // Concurrency and isolation, with a 5 s attempt timeout: slow endpoints here are slow by

@@ -152,3 +152,12 @@ describe('invalid values', () => {
     assertConfigError({'log-level': 'loud'}, {}, /--log-level/);
   });
 });
+
+test('--disable-after / HERALD_DISABLE_AFTER: 5 days by default, flag beats env, must be positive', () => {
+  const DAY = 86_400_000;
+  assert.equal(loadConfig({}, {}).disableAfterMs, 5 * DAY);
+  assert.equal(loadConfig({}, {HERALD_DISABLE_AFTER: '2d'}).disableAfterMs, 2 * DAY);
+  assert.equal(loadConfig({'disable-after': '12h'}, {HERALD_DISABLE_AFTER: '2d'}).disableAfterMs, 12 * 3_600_000);
+  assert.throws(() => loadConfig({'disable-after': '0s'}, {}), /--disable-after/);
+  assert.throws(() => loadConfig({'disable-after': 'soon'}, {}), /--disable-after/);
+});
