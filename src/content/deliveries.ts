@@ -25,11 +25,13 @@ import type {PreviousSecret} from '../delivery/signing.ts';
 import type {DetectedEvent, ResourceState} from '../events/detect.ts';
 import {isEventName, resourceOf, type EventName} from '../events/names.ts';
 import {buildPayload} from '../events/payload.ts';
+import {pendingDeliveryRow} from '../events/outbox.ts';
 import {HeraldError, notFound, validationError} from '../lib/errors.ts';
 import {objectId, type Random} from '../lib/ids.ts';
 import {browsePage, type BrowseQuery, type BrowseSpec, type Pagination} from './browse.ts';
 import type {Input} from './input.ts';
 import type {MemberOutput} from './members.ts';
+import {emptyPost} from './posts.ts';
 import {generateWebhookSecret, serializeWebhook, type WebhookActor, type WebhookOutput} from './webhooks.ts';
 
 /** What delivery operations need from the outside world. */
@@ -309,21 +311,7 @@ export async function testDelivery(ctx: DeliveryContext, webhookId: string, acto
     const id = objectId(ctx.now, ctx.random);
     await trx
       .insertInto('deliveries')
-      .values({
-        id,
-        event_id: event.id,
-        webhook_id: webhook.id,
-        status: 'pending',
-        attempt_count: 0,
-        next_attempt_at: stamp,
-        lease_owner: null,
-        lease_expires_at: null,
-        last_attempt_at: null,
-        last_status_code: null,
-        last_error: null,
-        created_at: stamp,
-        updated_at: stamp,
-      })
+      .values(pendingDeliveryRow(id, event.id, webhook.id, stamp))
       .execute();
     return reloadDelivery(trx, id);
   });
@@ -422,36 +410,15 @@ function samplePost(id: string, type: 'post' | 'page', name: EventName, stamp: s
   const status = /scheduled|rescheduled/.test(name) && !name.includes('unscheduled') ? 'scheduled' : /published|unpublished/.test(name) && !name.includes('unpublished') ? 'published' : 'draft';
   const uuid = random.bytes(16).toString('hex').replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
   return {
+    ...emptyPost(),
     id,
     uuid,
     type,
     title: 'Welcome to Herald',
     slug: 'welcome-to-herald',
-    lexical: null,
     html: '<p>This is a sample delivery sent by Herald to test your webhook.</p>',
     plaintext: 'This is a sample delivery sent by Herald to test your webhook.',
-    feature_image: null,
-    feature_image_alt: null,
-    feature_image_caption: null,
-    featured: 0,
     status,
-    visibility: 'public',
-    custom_excerpt: null,
-    codeinjection_head: null,
-    codeinjection_foot: null,
-    custom_template: null,
-    canonical_url: null,
-    og_image: null,
-    og_title: null,
-    og_description: null,
-    twitter_image: null,
-    twitter_title: null,
-    twitter_description: null,
-    meta_title: null,
-    meta_description: null,
-    email_subject: null,
-    frontmatter: null,
-    show_title_and_feature_image: 1,
     published_at: status === 'draft' ? null : stamp,
     created_at: stamp,
     updated_at: stamp,

@@ -495,7 +495,7 @@ async function ownerAuthor(q: Queryable): Promise<PostAuthor> {
 }
 
 /** The column values of a new post before the body's fields are applied. */
-function emptyPost(): Omit<PostsTable, 'id' | 'uuid' | 'type' | 'title' | 'slug' | 'status' | 'published_at' | 'created_at' | 'updated_at'> {
+export function emptyPost(): Omit<PostsTable, 'id' | 'uuid' | 'type' | 'title' | 'slug' | 'status' | 'published_at' | 'created_at' | 'updated_at'> {
   return {
     lexical: null,
     html: null,

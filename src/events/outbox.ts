@@ -39,6 +39,25 @@ export interface OutboxResult {
 /** Rows per INSERT statement: keeps the bound parameters under SQLite's 32766 and PostgreSQL's 65535. */
 const CHUNK_ROWS = 1000;
 
+/** A new delivery of `eventId` to `webhookId`, due at once (`stamp` is an ISO timestamp). */
+export function pendingDeliveryRow(id: string, eventId: string, webhookId: string, stamp: string): DeliveriesTable {
+  return {
+    id,
+    event_id: eventId,
+    webhook_id: webhookId,
+    status: 'pending',
+    attempt_count: 0,
+    next_attempt_at: stamp,
+    lease_owner: null,
+    lease_expires_at: null,
+    last_attempt_at: null,
+    last_status_code: null,
+    last_error: null,
+    created_at: stamp,
+    updated_at: stamp,
+  };
+}
+
 /**
  * `count` fresh ObjectIds in ascending order, so ordering events (or one webhook's deliveries)
  * by (created_at, id) gives emission order.
@@ -94,21 +113,7 @@ export async function writeOutbox(
   const pairs = eventRows.flatMap((event) => (byEvent.get(event.name) ?? []).map((webhookId) => ({eventId: event.id, webhookId})));
   if (pairs.length === 0) return {events: eventRows.length, deliveries: 0};
   const deliveryIds = consecutiveIds(pairs.length, context.now, context.random);
-  const deliveryRows: DeliveriesTable[] = pairs.map((pair, i) => ({
-    id: deliveryIds[i]!,
-    event_id: pair.eventId,
-    webhook_id: pair.webhookId,
-    status: 'pending',
-    attempt_count: 0,
-    next_attempt_at: stamp,
-    lease_owner: null,
-    lease_expires_at: null,
-    last_attempt_at: null,
-    last_status_code: null,
-    last_error: null,
-    created_at: stamp,
-    updated_at: stamp,
-  }));
+  const deliveryRows = pairs.map((pair, i) => pendingDeliveryRow(deliveryIds[i]!, pair.eventId, pair.webhookId, stamp));
   await insertChunked(trx, 'deliveries', deliveryRows);
   if (dialect === 'postgres') {
     // Delivered to LISTENers at commit; a rollback discards it with everything else.
