@@ -4,6 +4,7 @@ import http from 'node:http';
 import type {AddressInfo} from 'node:net';
 import {objectId} from '../../src/lib/ids.ts';
 import type {DeliveriesTable, WebhooksTable} from '../../src/db/schema.ts';
+import {insertWebhookRow} from '../support/rows.ts';
 import type {Database} from '../../src/db/database.ts';
 
 /** One request as the receiver got it. */
@@ -115,31 +116,12 @@ export async function insertWebhook(
   integrationId: string,
   values: Partial<WebhooksTable> & {target_url: string},
 ): Promise<string> {
-  const now = new Date().toISOString();
-  const id = values.id ?? objectId();
-  await database.db
-    .insertInto('webhooks')
-    .values({
-      id,
-      event: 'post.published',
-      name: 'test hook',
-      secret: `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`,
-      api_version: 'v6',
-      integration_id: integrationId,
-      last_triggered_at: null,
-      last_triggered_status: null,
-      last_triggered_error: null,
-      status: 'available',
-      disabled_reason: null,
-      filter: null,
-      previous_secrets: null,
-      source_id: null,
-      created_at: now,
-      updated_at: now,
-      ...values,
-    })
-    .execute();
-  return id;
+  return insertWebhookRow(database.db, integrationId, {
+    event: 'post.published',
+    name: 'test hook',
+    secret: `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`,
+    ...values,
+  });
 }
 
 /** Inserts an event row with `payload` (the exact body); returns its id. */

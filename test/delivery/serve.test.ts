@@ -2,67 +2,20 @@
 // attempt finish and be recorded before the process exits 0. Real child processes.
 import {after, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
-import {spawn, type ChildProcess} from 'node:child_process';
-import path from 'node:path';
-import {fileURLToPath} from 'node:url';
+import type {ChildProcess} from 'node:child_process';
 import {DIALECTS, createStore, type TestStore} from '../support/herald.ts';
+import {killChildren, startServe, storeArgs, terminate} from '../support/process.ts';
 import {loadConfig} from '../../src/config.ts';
 import {openDatabase, type Database} from '../../src/db/database.ts';
 import {createIntegration} from '../../src/content/integrations.ts';
 import {cryptoRandom} from '../../src/lib/ids.ts';
 import {insertDeliveries, insertEvent, insertWebhook, sleep, startReceiver, until} from './helpers.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin/herald.js');
-const children = new Set<ChildProcess>();
-
-after(() => {
-  for (const child of children) child.kill('SIGKILL');
-});
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key === 'PORT' || key === 'DATABASE_URL' || key.startsWith('HERALD_')) continue;
-    env[key] = value;
-  }
-  return {...env, HERALD_LOG_LEVEL: 'warn'};
-}
+after(() => killChildren());
 
 /** Starts `herald serve` on the store and resolves once it is listening. */
-function serve(store: TestStore, extra: string[]): Promise<ChildProcess> {
-  const args = ['serve', '--port', '0', '--data', store.flags.data, ...(store.flags['database-url'] ? ['--database-url', store.flags['database-url']] : []), ...extra];
-  const child = spawn(process.execPath, [BIN, ...args], {cwd: ROOT, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe']});
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start within 15 s\n${output}`)), 15_000);
-    child.stdout!.on('data', (chunk) => {
-      output += chunk;
-      if (/listening on http/.test(output)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`serve exited early with ${code}\n${output}`));
-    });
-  });
-}
-
-function terminate(child: ChildProcess, ms = 10_000): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    const timer = setTimeout(() => reject(new Error(`no exit within ${ms} ms of SIGTERM`)), ms);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-    child.kill('SIGTERM');
-  });
+async function serve(store: TestStore, extra: string[]): Promise<ChildProcess> {
+  return (await startServe(['--port', '0', ...storeArgs(store), ...extra])).child;
 }
 
 /** A store with one webhook to `url` and one pending delivery, written before serve starts. */

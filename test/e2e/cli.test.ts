@@ -2,20 +2,14 @@
 // engines. Exit codes, the `--json` contract, the "listening on" line and graceful SIGTERM.
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
-import {spawn, type ChildProcess} from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {DIALECTS, createStore, type TestStore} from '../support/herald.ts';
 import {adminToken} from '../support/token.ts';
+import {freePort, killChildren, runHerald as run, startServe as serve, storeArgs, terminate} from '../support/process.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'bin/herald.js');
-
-/** Every child spawned by this file; after() kills any still running. */
-const children = new Set<ChildProcess>();
 /** Temporary data folders made by this file; after() removes them. */
 const tmpDirs: string[] = [];
 
@@ -25,89 +19,8 @@ function tmpDir(): string {
   return dir;
 }
 
-/** The environment without anything that would configure Herald behind the test's back. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key === 'PORT' || key === 'DATABASE_URL' || key.startsWith('HERALD_')) continue;
-    env[key] = value;
-  }
-  return {...env, HERALD_LOG_LEVEL: 'warn', ...extra};
-}
-
-function spawnHerald(args: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe']});
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-/** Runs a command to completion. */
-function run(args: string[], env: Record<string, string> = {}): Promise<{code: number | null; stdout: string; stderr: string}> {
-  const child = spawnHerald(args, env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk) => (stdout += chunk));
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({code, stdout, stderr}));
-  });
-}
-
-/** Starts `serve`, resolving once it prints its "listening on" line. */
-function serve(args: string[], env: Record<string, string> = {}): Promise<{child: ChildProcess; url: string; port: number}> {
-  const child = spawnHerald(['serve', ...args], env);
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => reject(new Error(`${why}\n${output}`));
-    const timer = setTimeout(() => fail('serve did not start within 15 s'), 15_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk;
-      const match = /listening on (http:\/\/127\.0\.0\.1:(\d+))/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({child, url: match[1]!, port: Number(match[2])});
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(`serve exited early with ${code}`);
-    });
-  });
-}
-
-/** Sends SIGTERM and resolves to the exit code (rejects after `ms`). */
-function terminate(child: ChildProcess, ms = 5000): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    const timer = setTimeout(() => reject(new Error(`no exit within ${ms} ms of SIGTERM`)), ms);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-/** A loopback port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** CLI flags for a store. */
-function storeArgs(store: TestStore): string[] {
-  return ['--data', store.flags.data, ...(store.flags['database-url'] ? ['--database-url', store.flags['database-url']] : [])];
-}
-
 after(() => {
-  for (const child of children) child.kill('SIGKILL');
+  killChildren();
   for (const dir of tmpDirs) fs.rmSync(dir, {recursive: true, force: true});
 });
 

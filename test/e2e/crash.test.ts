@@ -3,72 +3,36 @@
 // and every event whose change was committed still arrives once the receiver is up.
 import {after, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
-import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
+import type {ChildProcess} from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import {once} from 'node:events';
 import {DIALECTS, createStore, type TestStore} from '../support/herald.ts';
 import {adminToken} from '../support/token.ts';
+import {freePort, killChildren, runHerald, startServe, storeArgs} from '../support/process.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-
-/** A port nothing listens on yet (so the receiver is "down" until we bind it). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function storeFlags(store: TestStore): string[] {
-  return ['--data', store.flags.data, ...(store.flags['database-url'] ? ['--database-url', store.flags['database-url']] : [])];
-}
-
-/** Starts `herald serve` as a child process and resolves with its base URL once it listens. */
-async function startServer(store: TestStore, children: ChildProcess[]): Promise<{child: ChildProcess; url: string}> {
-  const child = spawn(
-    process.execPath,
-    ['bin/herald.js', 'serve', '--port', '0', ...storeFlags(store), '--allow-private-targets', '--retry-schedule', Array(30).fill('250ms').join(','), '--delivery-timeout', '2s', '--log-level', 'warn'],
-    {cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe']},
-  );
-  children.push(child);
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${output}`)), 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`server exited early (${code}): ${output}`)));
-  });
-  return {child, url};
+/** Starts `herald serve` on the store with a fast retry schedule, once it is listening. */
+function startServer(store: TestStore): Promise<{child: ChildProcess; url: string}> {
+  return startServe(['--port', '0', ...storeArgs(store), '--allow-private-targets', '--retry-schedule', Array(30).fill('250ms').join(','), '--delivery-timeout', '2s'], {}, 20_000);
 }
 
 for (const dialect of DIALECTS) {
   describe(`crash safety (${dialect})`, () => {
-    const children: ChildProcess[] = [];
     let store: TestStore | undefined;
     let receiver: http.Server | undefined;
     after(async () => {
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      killChildren();
       receiver?.close();
       await store?.drop();
     });
 
     test('SIGKILL during a burst of writes loses no committed event', {timeout: 90_000}, async () => {
       store = await createStore(dialect);
-      const created = spawnSync(process.execPath, ['bin/herald.js', 'integration', 'create', '--name', 'Crash test', '--json', ...storeFlags(store)], {cwd: ROOT, encoding: 'utf8'});
-      assert.equal(created.status, 0, created.stderr);
+      const created = await runHerald(['integration', 'create', '--name', 'Crash test', '--json', ...storeArgs(store)]);
+      assert.equal(created.code, 0, created.stderr);
       const adminKey = JSON.parse(created.stdout).admin_key as string;
       const port = await freePort();
 
-      let server = await startServer(store, children);
+      let server = await startServer(store);
       const api = async (method: string, path: string, body?: unknown) => {
         const response = await fetch(`${server.url}/ghost/api/admin${path}`, {
           method,
@@ -92,7 +56,7 @@ for (const dialect of DIALECTS) {
       if (server.child.exitCode === null && server.child.signalCode === null) await once(server.child, 'exit');
 
       // Restart; the committed tags are the truth of what must be delivered.
-      server = await startServer(store, children);
+      server = await startServer(store);
       const list = await api('GET', '/tags/?limit=100');
       const committed = new Set<string>(list.body.tags.map((t: {name: string}) => t.name));
       for (let i = 0; i < 10; i++) assert.ok(committed.has(`before-${i}`));

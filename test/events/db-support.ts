@@ -5,37 +5,12 @@
 import type {Kysely} from 'kysely';
 import type {Database} from '../../src/db/database.ts';
 import type {DB, EventsTable, WebhooksTable} from '../../src/db/schema.ts';
-import {objectId} from '../../src/lib/ids.ts';
+import {insertWebhookRow} from '../support/rows.ts';
 import type {Wake} from '../../src/lib/wake.ts';
 
 /** Inserts a webhook for `event` (available, no relay source unless overridden); returns its id. */
 export async function addWebhook(db: Kysely<DB>, integrationId: string, event: string, overrides: Partial<WebhooksTable> = {}): Promise<string> {
-  const stamp = new Date().toISOString();
-  const id = objectId();
-  await db
-    .insertInto('webhooks')
-    .values({
-      id,
-      event,
-      target_url: 'http://127.0.0.1:9/hook',
-      name: null,
-      secret: null,
-      api_version: 'v5',
-      integration_id: integrationId,
-      last_triggered_at: null,
-      last_triggered_status: null,
-      last_triggered_error: null,
-      status: 'available',
-      disabled_reason: null,
-      filter: null,
-      previous_secrets: null,
-      source_id: null,
-      created_at: stamp,
-      updated_at: stamp,
-      ...overrides,
-    })
-    .execute();
-  return id;
+  return insertWebhookRow(db, integrationId, {event, target_url: 'http://127.0.0.1:9/hook', ...overrides});
 }
 
 /** The events table read as a log: `mark()`, act, then `fresh()` gives what was fired meanwhile, in order. */
