@@ -436,8 +436,3 @@ async function applyPending(q: Kysely<any>, migrations: Readonly<Record<string, 
     await sql`insert into herald_migrations (name, applied_at) values (${name}, ${new Date().toISOString()})`.execute(q);
   }
 }
-
-/** Used by tests to check the database answers. */
-export async function ping(db: Kysely<any>): Promise<void> {
-  await sql`select 1`.execute(db);
-}

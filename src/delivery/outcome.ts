@@ -91,11 +91,6 @@ export function attemptError(outcome: Outcome): string | null {
   }
 }
 
-/** The HTTP status of an outcome, or null when no answer came. */
-export function outcomeStatus(outcome: Outcome): number | null {
-  return outcome.status;
-}
-
 /** `webhooks.last_triggered_status`: the real HTTP status as text (Ghost stores it as a string), or null. */
 export function lastTriggeredStatus(outcome: Outcome): string | null {
   return outcome.status === null ? null : String(outcome.status);

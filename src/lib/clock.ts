@@ -11,11 +11,6 @@ export interface Clock {
 /** The real clock. */
 export const systemClock: Clock = {now: () => new Date()};
 
-/** `date` as `2026-11-28T08:00:00.000Z`. */
-export function iso(date: Date): string {
-  return date.toISOString();
-}
-
 /**
  * Parses a user-supplied date (ISO-8601 or anything Date understands) into the stored
  * ISO form, or returns null when it is not a valid date.

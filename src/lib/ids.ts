@@ -41,11 +41,6 @@ export function objectId(now: Date = new Date(), random: Random = cryptoRandom):
   return buf.toString('hex');
 }
 
-/** True when `value` looks like a 24-hex ObjectId. */
-export function isObjectId(value: unknown): value is string {
-  return typeof value === 'string' && /^[0-9a-f]{24}$/.test(value);
-}
-
 /** An Admin API key secret: 32 random bytes as 64 hex characters (Ghost's `secret.create('admin')`). */
 export function adminKeySecret(random: Random = cryptoRandom): string {
   return random.bytes(32).toString('hex');
