@@ -22,6 +22,8 @@ import {registerSettingsRoutes} from './admin-api/settings.ts';
 import {registerWebhookRoutes} from './admin-api/webhooks.ts';
 import {registerDeliveryRoutes} from './admin-api/deliveries.ts';
 import type {Wake} from './lib/wake.ts';
+import type {EventFeed} from './listen/feed.ts';
+import {registerListenRoutes} from './listen/stream.ts';
 import {createMetrics, type Metrics} from './delivery/metrics.ts';
 import {registerOperationsRoutes} from './ops/operations.ts';
 
@@ -36,6 +38,8 @@ export interface Deps {
   readonly siteUrl: () => string;
   /** Wakes this process's delivery worker after a commit that wrote deliveries. */
   readonly wake: Wake;
+  /** Committed events, for `herald listen` streams. */
+  readonly feed: EventFeed;
   /** Prometheus metrics shared with the worker; a fresh set (own registry) when absent. */
   readonly metrics?: Metrics;
 }
@@ -131,6 +135,8 @@ export function buildApp(deps: Deps): FastifyInstance {
       registerMemberRoutes(api, deps);
       registerSiteRoutes(api, deps);
       registerSettingsRoutes(api, deps);
+      // Before the webhook routes: /webhooks/listen/ is a fixed path beside /webhooks/:id/.
+      registerListenRoutes(api, deps);
       registerWebhookRoutes(api, deps);
       registerDeliveryRoutes(api, deps);
     },

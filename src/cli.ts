@@ -19,6 +19,9 @@ Commands:
   serve                                   run the server (Admin API, webhooks, admin UI)
   integration create --name NAME [--json] create a custom integration; prints its API keys
   integration list [--json]               list custom integrations with their API keys
+  listen --forward-to URL [--events a,b] [--url SERVER] [--key ID:SECRET]
+                                          stream events from a Herald server to a local URL
+                                          (server and key also from HERALD_URL, HERALD_ADMIN_KEY)
 
 Options (serve; --data and --database-url also apply to integration):
   --port N                 HTTP port, 0 = any free port          (PORT, default 2368)
@@ -44,7 +47,15 @@ export async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: {...OPTION_SPEC, name: {type: 'string'}, json: {type: 'boolean'}, help: {type: 'boolean', short: 'h'}},
+      options: {
+        ...OPTION_SPEC,
+        name: {type: 'string'},
+        json: {type: 'boolean'},
+        help: {type: 'boolean', short: 'h'},
+        'forward-to': {type: 'string'},
+        events: {type: 'string'},
+        key: {type: 'string'},
+      },
     });
   } catch (error) {
     process.stderr.write(`herald: ${(error as Error).message}\n\n${USAGE}`);
@@ -56,6 +67,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command || values.help ? 0 : 2;
   }
+
+  // listen talks to a server; it needs none of the server's configuration.
+  if (command === 'listen') return listenCommand(values);
 
   let config: Config;
   try {
@@ -128,12 +142,47 @@ async function integrationCommand(config: Config, sub: string | undefined, name:
   return 2;
 }
 
+async function listenCommand(values: {'forward-to'?: string; events?: string; url?: string; key?: string}): Promise<number> {
+  const {checkListenOptions, runListener, ListenUsageError} = await import('./listen/client.ts');
+  const server = values.url ?? process.env.HERALD_URL ?? 'http://127.0.0.1:2368';
+  const key = values.key ?? process.env.HERALD_ADMIN_KEY;
+  const events = values.events === undefined ? null : values.events.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  try {
+    checkListenOptions({server, key, forwardTo: values['forward-to']});
+    if (events !== null && events.length === 0) throw new ListenUsageError('--events needs at least one event name, e.g. --events post.published,member.added');
+  } catch (error) {
+    if (error instanceof ListenUsageError) {
+      process.stderr.write(`herald: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const stop = new AbortController();
+  const quit = () => stop.abort();
+  process.once('SIGINT', quit);
+  process.once('SIGTERM', quit);
+  try {
+    return await runListener({
+      server,
+      key: key!,
+      forwardTo: values['forward-to']!,
+      events,
+      signal: stop.signal,
+      out: (line) => process.stdout.write(`${line}\n`),
+      err: (line) => process.stderr.write(`${line}\n`),
+    });
+  } finally {
+    process.off('SIGINT', quit);
+    process.off('SIGTERM', quit);
+  }
+}
+
 function formatSummary(summary: IntegrationSummary, heading: string): string {
   return `${heading} "${summary.name}" (${summary.id})\n  Admin API key:   ${summary.admin_key}\n  Content API key: ${summary.content_key}\n`;
 }
 
 async function serve(config: Config): Promise<number> {
-  const [{default: pino}, {buildApp}, {openDatabase}, {startWorker}, {startScheduler}, {createMetrics}, {startRetention}] = await Promise.all([
+  const [{default: pino}, {buildApp}, {openDatabase}, {startWorker}, {startScheduler}, {createMetrics}, {startRetention}, {createEventFeed}] = await Promise.all([
     import('pino'),
     import('./app.ts'),
     import('./db/database.ts'),
@@ -141,6 +190,7 @@ async function serve(config: Config): Promise<number> {
     import('./scheduler/scheduler.ts'),
     import('./delivery/metrics.ts'),
     import('./delivery/retention.ts'),
+    import('./listen/feed.ts'),
   ]);
   const logger = pino({
     level: config.logLevel,
@@ -153,6 +203,8 @@ async function serve(config: Config): Promise<number> {
   const wake = createWake();
   // One metrics registry for the process: /metrics shows what this process's worker recorded.
   const metrics = createMetrics(database);
+  // Committed events for `herald listen` streams (from every process, on PostgreSQL).
+  const feed = createEventFeed(database, config.databaseUrl, logger);
   const app = buildApp({
     config,
     database,
@@ -161,6 +213,7 @@ async function serve(config: Config): Promise<number> {
     logger,
     siteUrl: () => siteUrl ?? `http://${config.host}:${config.port}`,
     wake,
+    feed,
     metrics,
   });
 
@@ -186,7 +239,7 @@ async function serve(config: Config): Promise<number> {
   // Retention prunes old delivery history hourly wherever deliveries are worked.
   const retention = config.role === 'api' ? null : startRetention({database, clock: systemClock, logger}, {retentionMs: config.retentionMs});
   const scheduler =
-    config.role === 'api' ? null : startScheduler({database, clock: systemClock, random: cryptoRandom, siteUrl: () => siteUrl ?? address, wake, logger});
+    config.role === 'api' ? null : startScheduler({database, clock: systemClock, random: cryptoRandom, siteUrl: () => siteUrl ?? address, wake, feed, logger});
 
   // The signal handlers go in before the ready line is printed: whoever waits for that line
   // may send SIGTERM the moment it reads it, and must get a graceful exit 0, not a kill.
@@ -212,6 +265,7 @@ async function serve(config: Config): Promise<number> {
       scheduler?.stop().catch((error: unknown) => logger.error({err: error}, 'error while stopping the scheduler')),
       retention?.stop(),
     ])
+      .then(() => feed.close())
       .then(() => database.close())
       .catch((error: unknown) => logger.error({err: error}, 'error while closing the database'))
       .finally(() => {

@@ -7,7 +7,7 @@ import type {ApiKeysTable, IntegrationsTable, WebhooksTable} from '../db/schema.
 import {notFound, validationError} from '../lib/errors.ts';
 import {adminKeySecret, contentKeySecret, objectId, type Random} from '../lib/ids.ts';
 import {slugify, uniqueSlug} from '../lib/slug.ts';
-import {serializeWebhook, type WebhookOutput} from './webhooks.ts';
+import {generateWebhookSecret, serializeWebhook, type WebhookOutput} from './webhooks.ts';
 import {optionalString, requiredString, type Input} from './input.ts';
 
 /** An API key as the integrations endpoints show it. */
@@ -100,6 +100,7 @@ export async function createIntegration(
     slug,
     icon_image: input.icon_image ?? null,
     description: input.description ?? null,
+    listen_secret: null,
     created_at: stamp,
     updated_at: stamp,
   };
@@ -199,4 +200,25 @@ export async function refreshApiKey(q: Queryable, integrationId: string, keyId: 
   if (!key) throw notFound('api key', 'refresh');
   const secret = key.type === 'admin' ? adminKeySecret(random) : contentKeySecret(random);
   await q.updateTable('api_keys').set({secret, updated_at: now.toISOString()}).where('id', '=', keyId).execute();
+}
+
+/**
+ * The `whsec_` secret of an integration's `herald listen` stream: made on first use and kept,
+ * so a receiver configured with it keeps verifying across listener restarts. Two first uses
+ * at once agree on one secret (the conditional update lets only one of them write).
+ */
+export async function listenSecretFor(q: Queryable, integrationId: string, random: Random): Promise<string> {
+  const read = () => q.selectFrom('integrations').select('listen_secret').where('id', '=', integrationId).executeTakeFirst();
+  const row = await read();
+  if (!row) throw notFound('integration');
+  if (row.listen_secret) return row.listen_secret;
+  await q
+    .updateTable('integrations')
+    .set({listen_secret: generateWebhookSecret(random)})
+    .where('id', '=', integrationId)
+    .where('listen_secret', 'is', null)
+    .execute();
+  const made = await read();
+  if (!made?.listen_secret) throw notFound('integration');
+  return made.listen_secret;
 }

@@ -374,11 +374,22 @@ const deliveryNextTrigger: Migration = {
   },
 };
 
+/**
+ * `herald listen` (SPEC §9): the integration's own `whsec_` secret for its listen stream, made
+ * on first use and kept, so a receiver started with it keeps verifying across listener restarts.
+ */
+const integrationListenSecret: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.alterTable('integrations').addColumn('listen_secret', 'varchar(191)').execute();
+  },
+};
+
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_members_email_lower': membersEmailLower,
   '0003_outbox': outbox,
   '0004_delivery_next_trigger': deliveryNextTrigger,
+  '0005_integration_listen_secret': integrationListenSecret,
 };
 
 /** Key of the PostgreSQL advisory lock that lets one process migrate at a time. */

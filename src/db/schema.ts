@@ -181,6 +181,8 @@ export interface IntegrationsTable {
   slug: string;
   icon_image: string | null;
   description: string | null;
+  /** The `whsec_` secret of this integration's `herald listen` stream; made on first use. */
+  listen_secret: string | null;
   created_at: string;
   updated_at: string;
 }

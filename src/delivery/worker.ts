@@ -20,9 +20,9 @@ import type {Config} from '../config.ts';
 import type {Database, Queryable} from '../db/database.ts';
 import type {Clock} from '../lib/clock.ts';
 import {objectId, type Random} from '../lib/ids.ts';
-import type {Wake} from '../lib/wake.ts';
+import {DELIVERY_CHANNEL, type Wake} from '../lib/wake.ts';
 import {attemptError, classify, lastTriggeredError, lastTriggeredStatus, type HttpResult, type Outcome} from './outcome.ts';
-import {listenForDeliveries, type DeliveryListener} from './pg-listen.ts';
+import {listenOnChannels, type ChannelListener} from './pg-listen.ts';
 import {attemptHeaders, redactUrl} from './request.ts';
 import {nextDelay} from './retry-policy.ts';
 import {createSender, type Sender, type SenderOptions} from './sender.ts';
@@ -158,9 +158,9 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   /** The instant the last claim looked for due rows. */
   let checkedAt: Date | null = null;
 
-  const listener: DeliveryListener | null =
+  const listener: ChannelListener | null =
     (options.listen ?? database.dialect === 'postgres') && database.dialect === 'postgres' && config.databaseUrl
-      ? listenForDeliveries({databaseUrl: config.databaseUrl, logger: log, onNotify: () => wake.notify()})
+      ? listenOnChannels({databaseUrl: config.databaseUrl, logger: log, channels: [DELIVERY_CHANNEL], onNotification: () => wake.notify(), onConnect: () => wake.notify()})
       : null;
 
   // ---- claim ---------------------------------------------------------------------------

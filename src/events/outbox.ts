@@ -12,6 +12,7 @@ import type {DB, DeliveriesTable, EventsTable} from '../db/schema.ts';
 import type {Clock} from '../lib/clock.ts';
 import {objectId, type Random} from '../lib/ids.ts';
 import {DELIVERY_CHANNEL, type Wake} from '../lib/wake.ts';
+import {EVENTS_CHANNEL, IDS_PER_NOTIFY, type EventFeed, type FiredEvent} from '../listen/feed.ts';
 import type {OnPostChange} from '../content/posts.ts';
 import type {OnTagChange} from '../content/tags.ts';
 import type {MemberChangeHook} from '../content/members.ts';
@@ -28,11 +29,14 @@ export interface OutboxDeps {
   readonly siteUrl: () => string;
   /** Wakes this process's delivery worker after a commit that wrote deliveries. */
   readonly wake: Wake;
+  /** The live feed of `herald listen` streams; told about events after their commit. */
+  readonly feed: EventFeed;
 }
 
 /** What one outbox write inserted. */
 export interface OutboxResult {
-  readonly events: number;
+  /** The events written, in emission order. */
+  readonly events: readonly FiredEvent[];
   readonly deliveries: number;
 }
 
@@ -72,7 +76,8 @@ export function consecutiveIds(count: number, now: Date, random: Random): string
  * Writes `events` (one transaction's, in emission order) into the outbox inside `trx`: the
  * events rows, and a pending delivery for every webhook whose `event` is the event's name,
  * whose status is `available` and that belongs to no relay source. On PostgreSQL it also
- * queues `NOTIFY herald_deliveries`, which PostgreSQL sends at commit (never on rollback).
+ * queues `NOTIFY herald_deliveries` (when it wrote deliveries) and `NOTIFY herald_events` with
+ * the event ids, which PostgreSQL sends at commit (never on rollback).
  * `site.changed` is kept at most once, last.
  */
 export async function writeOutbox(
@@ -82,7 +87,7 @@ export async function writeOutbox(
   context: {readonly now: Date; readonly random: Random; readonly siteUrl: string},
 ): Promise<OutboxResult> {
   const ordered = combineEvents(events);
-  if (ordered.length === 0) return {events: 0, deliveries: 0};
+  if (ordered.length === 0) return {events: [], deliveries: 0};
   const stamp = context.now.toISOString();
   const payloads = buildPayloads(ordered, context.siteUrl);
   const eventIds = consecutiveIds(ordered.length, context.now, context.random);
@@ -96,6 +101,11 @@ export async function writeOutbox(
     created_at: stamp,
   }));
   await insertChunked(trx, 'events', eventRows);
+  if (dialect === 'postgres') {
+    for (let start = 0; start < eventIds.length; start += IDS_PER_NOTIFY) {
+      await sql`select pg_notify(${EVENTS_CHANNEL}, ${eventIds.slice(start, start + IDS_PER_NOTIFY).join(',')})`.execute(trx);
+    }
+  }
 
   const names = [...new Set(ordered.map((event) => event.name))];
   const webhooks = await trx
@@ -111,7 +121,7 @@ export async function writeOutbox(
   for (const webhook of webhooks) byEvent.set(webhook.event, [...(byEvent.get(webhook.event) ?? []), webhook.id]);
 
   const pairs = eventRows.flatMap((event) => (byEvent.get(event.name) ?? []).map((webhookId) => ({eventId: event.id, webhookId})));
-  if (pairs.length === 0) return {events: eventRows.length, deliveries: 0};
+  if (pairs.length === 0) return {events: eventRows, deliveries: 0};
   const deliveryIds = consecutiveIds(pairs.length, context.now, context.random);
   const deliveryRows = pairs.map((pair, i) => pendingDeliveryRow(deliveryIds[i]!, pair.eventId, pair.webhookId, stamp));
   await insertChunked(trx, 'deliveries', deliveryRows);
@@ -119,7 +129,7 @@ export async function writeOutbox(
     // Delivered to LISTENers at commit; a rollback discards it with everything else.
     await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(trx);
   }
-  return {events: eventRows.length, deliveries: deliveryRows.length};
+  return {events: eventRows, deliveries: deliveryRows.length};
 }
 
 async function insertChunked<T extends 'events' | 'deliveries'>(trx: Transaction<DB>, table: T, rows: ReadonlyArray<DB[T]>): Promise<void> {
@@ -139,8 +149,9 @@ export interface EventHooks {
 
 /**
  * Runs one content write with its events: `write` receives the hooks to pass as `onChange`;
- * once it has resolved (its transaction committed) and it wrote deliveries, the in-process
- * worker is woken. A write that throws (rolled back) wakes nobody and left no events.
+ * once it has resolved (its transaction committed), the in-process worker is woken (if it wrote
+ * deliveries) and the listen feed is told. A write that throws (rolled back) wakes nobody and
+ * left no events.
  */
 export type WithEvents = <T>(write: (on: EventHooks) => Promise<T>) => Promise<T>;
 
@@ -148,9 +159,11 @@ export type WithEvents = <T>(write: (on: EventHooks) => Promise<T>) => Promise<T
 export function eventsFor(deps: OutboxDeps): WithEvents {
   return async (write) => {
     let deliveries = 0;
+    const fired: FiredEvent[] = [];
     const record = async (trx: Transaction<DB>, events: readonly DetectedEvent[]): Promise<void> => {
       const result = await writeOutbox(trx, deps.database.dialect, events, {now: deps.clock.now(), random: deps.random, siteUrl: deps.siteUrl()});
       deliveries += result.deliveries;
+      fired.push(...result.events);
     };
     const hooks: EventHooks = {
       post: (trx, change) => record(trx, detectPostEvents(change)),
@@ -161,6 +174,7 @@ export function eventsFor(deps: OutboxDeps): WithEvents {
     const result = await write(hooks);
     // After commit only: the worker must never see a wake-up for rows it cannot read yet.
     if (deliveries > 0) deps.wake.notify();
+    if (fired.length > 0) deps.feed.committed(fired);
     return result;
   };
 }

@@ -11,6 +11,7 @@ import type {Queryable} from '../db/database.ts';
 import {publishScheduledPost} from '../content/posts.ts';
 import {detectPostEvents} from '../events/detect.ts';
 import {writeOutbox, type OutboxDeps} from '../events/outbox.ts';
+import type {FiredEvent} from '../listen/feed.ts';
 
 /** What the scheduler needs: the outbox's dependencies and, optionally, a logger. */
 export interface SchedulerDeps extends OutboxDeps {
@@ -75,11 +76,13 @@ export async function publishDue(deps: SchedulerDeps, options: SchedulerOptions 
     for (const id of ids) {
       if (stopping()) return published + round;
       let deliveries = 0;
+      let fired: readonly FiredEvent[] = [];
       let change;
       try {
         change = await publishScheduledPost({database: deps.database, now: deps.clock.now(), random: deps.random}, id, async (trx, change) => {
           const written = await writeOutbox(trx, deps.database.dialect, detectPostEvents(change), {now: deps.clock.now(), random: deps.random, siteUrl: deps.siteUrl()});
           deliveries = written.deliveries;
+          fired = written.events;
         });
       } catch (error) {
         // Rolled back: the post is still scheduled and due, and is tried again next pass. One
@@ -92,6 +95,7 @@ export async function publishDue(deps: SchedulerDeps, options: SchedulerOptions 
       round++;
       // After commit: the worker may now claim the deliveries.
       if (deliveries > 0) deps.wake.notify();
+      if (fired.length > 0) deps.feed.committed(fired);
       deps.logger?.info({post_id: id, type: change.type, published_at: change.after?.row.published_at}, 'scheduled post published');
     }
     published += round;

@@ -172,7 +172,7 @@ for (const dialect of DIALECTS) {
 
     test('a hook that fails after writing the outbox rolls everything back and wakes nobody', async () => {
       await addWebhook(herald.database.db, herald.integration.id, 'post.added');
-      const withEvents = eventsFor({database: herald.database, clock: systemClock, random: cryptoRandom, siteUrl: () => herald.url, wake: herald.wake});
+      const withEvents = eventsFor({database: herald.database, clock: systemClock, random: cryptoRandom, siteUrl: () => herald.url, wake: herald.wake, feed: herald.feed});
       await herald.wake.wait(0);
       const counts = async () => Promise.all((['events', 'deliveries', 'posts'] as const).map(async (t) => (await herald.database.db.selectFrom(t).select('id').execute()).length));
       const beforeCounts = await counts();

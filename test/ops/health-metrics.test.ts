@@ -6,6 +6,7 @@ import {buildApp} from '../../src/app.ts';
 import {openDatabase} from '../../src/db/database.ts';
 import {systemClock} from '../../src/lib/clock.ts';
 import {cryptoRandom} from '../../src/lib/ids.ts';
+import {createEventFeed} from '../../src/listen/feed.ts';
 import {createWake} from '../../src/lib/wake.ts';
 import {DIALECTS, request, startHerald, type TestHerald} from '../support/herald.ts';
 import {receiver, until} from './support.ts';
@@ -123,6 +124,7 @@ for (const dialect of DIALECTS) {
         logger: pino({level: 'silent'}),
         siteUrl: () => 'http://127.0.0.1',
         wake: createWake(),
+        feed: createEventFeed(database, null, pino({level: 'silent'})),
       });
       try {
         const up = await app.inject({method: 'GET', url: '/health'});

@@ -8,6 +8,7 @@ import {loadConfig} from '../../src/config.ts';
 import {openDatabase} from '../../src/db/database.ts';
 import {systemClock} from '../../src/lib/clock.ts';
 import {cryptoRandom} from '../../src/lib/ids.ts';
+import {createEventFeed} from '../../src/listen/feed.ts';
 import {createWake} from '../../src/lib/wake.ts';
 import {startScheduler} from '../../src/scheduler/scheduler.ts';
 
@@ -21,7 +22,7 @@ const logger = pino({level: 'info'}, {
     if (line.includes('"level":50')) process.stderr.write(line);
   },
 });
-const scheduler = startScheduler({database, clock: systemClock, random: cryptoRandom, siteUrl: () => 'http://127.0.0.1:2368', wake: createWake(), logger});
+const scheduler = startScheduler({database, clock: systemClock, random: cryptoRandom, siteUrl: () => 'http://127.0.0.1:2368', wake: createWake(), feed: createEventFeed(database, null, logger), logger});
 process.stdout.write('ready\n');
 await new Promise((resolve) => setTimeout(resolve, runMs));
 await scheduler.stop();

@@ -53,7 +53,7 @@ for (const dialect of DIALECTS) {
     let log: EventLog;
     before(async () => {
       herald = await startHerald(dialect, {worker: false});
-      deps = {database: herald.database, clock: systemClock, random: cryptoRandom, siteUrl: () => herald.url, wake: herald.wake};
+      deps = {database: herald.database, clock: systemClock, random: cryptoRandom, siteUrl: () => herald.url, wake: herald.wake, feed: herald.feed};
       log = new EventLog(herald.database);
     });
     after(async () => herald?.close());

@@ -17,6 +17,7 @@ import {openDatabase, type Database, type Dialect} from '../../src/db/database.t
 import {systemClock, type Clock} from '../../src/lib/clock.ts';
 import {cryptoRandom} from '../../src/lib/ids.ts';
 import {createWake, type Wake} from '../../src/lib/wake.ts';
+import {createEventFeed, type EventFeed} from '../../src/listen/feed.ts';
 import {startWorker, type Worker, type WorkerOptions} from '../../src/delivery/worker.ts';
 import {createSender, type Sender, type SenderOptions} from '../../src/delivery/sender.ts';
 import {createGuardedLookup} from '../../src/delivery/ssrf.ts';
@@ -88,6 +89,8 @@ export interface TestHerald {
   readonly logs: string[];
   /** The wake signal shared by the app and the worker (notify() to wake the worker). */
   readonly wake: Wake;
+  /** The live event feed behind `herald listen` streams. */
+  readonly feed: EventFeed;
   /** The delivery worker running on the same deps; null with `{worker: false}`. */
   readonly worker: Worker | null;
   /** The metrics shared by the app (/metrics) and the worker. */
@@ -157,13 +160,14 @@ export async function startHerald(dialect: Dialect, options: StartOptions = {}):
   const wake = createWake();
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics(database);
-  const app = buildApp({config, database, clock, random: cryptoRandom, logger, siteUrl: () => siteUrl, wake, metrics});
+  const feed = createEventFeed(database, config.databaseUrl, logger);
+  const app = buildApp({config, database, clock, random: cryptoRandom, logger, siteUrl: () => siteUrl, wake, feed, metrics});
   await app.listen({port: 0, host: '127.0.0.1'});
   const workerOptions = {...options.workerOptions, sender: options.workerOptions?.sender ?? loopbackOnlySender(options.workerOptions?.senderOptions, config)};
   const worker = options.worker === false ? null : startWorker({config, database, clock, random: cryptoRandom, logger, wake, metrics}, workerOptions);
   const address = app.server.address();
   siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const scheduler = options.scheduler ? startScheduler({database, clock, random: cryptoRandom, siteUrl: () => siteUrl, wake, logger}) : null;
+  const scheduler = options.scheduler ? startScheduler({database, clock, random: cryptoRandom, siteUrl: () => siteUrl, wake, feed, logger}) : null;
 
   const makeIntegration = async (name: string) => {
     const row = await database.db.transaction().execute((trx) => createIntegration(trx, {name}, new Date(), cryptoRandom));
@@ -183,6 +187,7 @@ export async function startHerald(dialect: Dialect, options: StartOptions = {}):
     api: client(integration.admin_key),
     logs,
     wake,
+    feed,
     worker,
     metrics,
     client,
@@ -192,6 +197,7 @@ export async function startHerald(dialect: Dialect, options: StartOptions = {}):
       await scheduler?.stop();
       await worker?.stop({graceMs: 2000});
       await app.close();
+      await feed.close();
       await database.close();
       await store.drop();
     },
