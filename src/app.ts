@@ -26,6 +26,7 @@ import type {EventFeed} from './listen/feed.ts';
 import {registerListenRoutes} from './listen/stream.ts';
 import {createMetrics, type Metrics} from './delivery/metrics.ts';
 import {registerOperationsRoutes} from './ops/operations.ts';
+import {registerAdminUi} from './ui/admin-ui.ts';
 
 /** Everything the app needs from the outside world. */
 export interface Deps {
@@ -142,6 +143,9 @@ export function buildApp(deps: Deps): FastifyInstance {
     },
     {prefix: ADMIN_API},
   );
+
+  // The admin UI at /ghost/ (never under /ghost/api/).
+  registerAdminUi(app as unknown as FastifyInstance, deps);
 
   return app as unknown as FastifyInstance;
 }
