@@ -21,6 +21,8 @@ import {registerSiteRoutes} from './admin-api/site.ts';
 import {registerSettingsRoutes} from './admin-api/settings.ts';
 import {registerWebhookRoutes} from './admin-api/webhooks.ts';
 import {registerDeliveryRoutes} from './admin-api/deliveries.ts';
+import {registerSourceRoutes} from './admin-api/sources.ts';
+import {registerIngestRoutes} from './relay/ingest-route.ts';
 import type {Wake} from './lib/wake.ts';
 import type {EventFeed} from './listen/feed.ts';
 import {registerListenRoutes} from './listen/stream.ts';
@@ -107,6 +109,8 @@ export function buildApp(deps: Deps): FastifyInstance {
 
   // GET /health and GET /metrics, outside the Admin API and its authentication.
   registerOperationsRoutes(app as unknown as FastifyInstance, {...deps, metrics: deps.metrics ?? createMetrics(deps.database)});
+  // POST /ingest/ghost/:id/:event? for relayed Ghost sites: signed by the source, no Admin auth.
+  registerIngestRoutes(app as unknown as FastifyInstance, deps);
 
   app.register(
     async (api) => {
@@ -140,6 +144,7 @@ export function buildApp(deps: Deps): FastifyInstance {
       registerListenRoutes(api, deps);
       registerWebhookRoutes(api, deps);
       registerDeliveryRoutes(api, deps);
+      registerSourceRoutes(api, deps);
     },
     {prefix: ADMIN_API},
   );

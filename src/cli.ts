@@ -19,11 +19,18 @@ Commands:
   serve                                   run the server (Admin API, webhooks, admin UI)
   integration create --name NAME [--json] create a custom integration; prints its API keys
   integration list [--json]               list custom integrations with their API keys
+  source create --name NAME [--json]      add an upstream Ghost site to relay; prints its secret
+  source list [--json]                    list sources (ingest path, connected Ghost, subscribers)
+  source delete ID                        delete a source (refused while webhooks or Ghost use it)
+  source connect ID --ghost-url URL --ghost-admin-key KEY --public-url URL [--events all|a,b]
+                                          create the Ghost webhooks that send to Herald (default all 29)
+  source disconnect ID --ghost-url URL --ghost-admin-key KEY
+                                          remove exactly the Ghost webhooks connect made
   listen --forward-to URL [--events a,b] [--url SERVER] [--key ID:SECRET]
                                           stream events from a Herald server to a local URL
                                           (server and key also from HERALD_URL, HERALD_ADMIN_KEY)
 
-Options (serve; --data and --database-url also apply to integration):
+Options (serve; --data and --database-url also apply to integration and source):
   --port N                 HTTP port, 0 = any free port          (PORT, default 2368)
   --host ADDR              bind address                           (HERALD_HOST, default 127.0.0.1)
   --url URL                public site URL                        (HERALD_URL, default http://HOST:PORT)
@@ -55,6 +62,9 @@ export async function main(argv: string[]): Promise<number> {
         'forward-to': {type: 'string'},
         events: {type: 'string'},
         key: {type: 'string'},
+        'ghost-url': {type: 'string'},
+        'ghost-admin-key': {type: 'string'},
+        'public-url': {type: 'string'},
       },
     });
   } catch (error) {
@@ -88,6 +98,8 @@ export async function main(argv: string[]): Promise<number> {
         return await serve(config);
       case 'integration':
         return await integrationCommand(config, sub, values.name, values.json === true);
+      case 'source':
+        return await sourceCommand(config, sub, positionals[2], values);
       default:
         process.stderr.write(`herald: unknown command "${command}"\n\n${USAGE}`);
         return 2;
@@ -99,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function describe(error: unknown): string {
-  if (error instanceof HeraldError) return error.context ? `${error.message} ${error.context}` : error.message;
+  if (error instanceof HeraldError) return [error.message, error.context, error.help].filter((part) => part).join(' ');
   const message = error instanceof Error ? error.message : String(error);
   const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
   return `${message}${cause}`;
@@ -140,6 +152,127 @@ async function integrationCommand(config: Config, sub: string | undefined, name:
   }
   process.stderr.write(`herald: integration needs "create" or "list"\n\n${USAGE}`);
   return 2;
+}
+
+/** Options the `source` subcommands read. */
+interface SourceFlags {
+  name?: string;
+  json?: boolean;
+  events?: string;
+  'ghost-url'?: string;
+  'ghost-admin-key'?: string;
+  'public-url'?: string;
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`herald: ${message}\n`);
+  return 2;
+}
+
+async function sourceCommand(config: Config, sub: string | undefined, id: string | undefined, flags: SourceFlags): Promise<number> {
+  const sources = await import('./relay/sources.ts');
+  if (sub === 'create') {
+    if (!flags.name || flags.name.trim() === '') return usageError('source create needs --name NAME');
+    const source = await withDatabase(config, async (database) => sources.serializeSource(await sources.createSource(database.db, {name: flags.name}, systemClock.now(), cryptoRandom)));
+    process.stdout.write(
+      flags.json
+        ? `${JSON.stringify(source)}\n`
+        : `Created source "${source.name}" (${source.id})\n  Secret:      ${source.secret}\n  Ingest path: ${source.ingest_path}\n` +
+            `Next: herald source connect ${source.id} --ghost-url https://your-ghost.example --ghost-admin-key ID:SECRET --public-url https://herald.example\n`,
+    );
+    return 0;
+  }
+  if (sub === 'list') {
+    const list = await withDatabase(config, (database) => sources.describeSources(database.db));
+    if (flags.json) process.stdout.write(`${JSON.stringify(list.map(({id, name, secret, ingest_path}) => ({id, name, secret, ingest_path})))}\n`);
+    else if (list.length === 0) process.stdout.write('No sources yet. Create one with: herald source create --name "My Ghost"\n');
+    else {
+      for (const s of list) {
+        const ghost = s.ghost_url ? `connected to ${s.ghost_url} (${s.connected_events.length} event${s.connected_events.length === 1 ? '' : 's'})` : 'not connected';
+        process.stdout.write(`Source "${s.name}" (${s.id})\n  Secret:      ${s.secret}\n  Ingest path: ${s.ingest_path}\n  Ghost:       ${ghost}\n  Webhooks:    ${s.webhooks}\n`);
+      }
+    }
+    return 0;
+  }
+  if (sub === 'delete') {
+    if (!id) return usageError('source delete needs the source ID');
+    await withDatabase(config, (database) => database.db.transaction().execute((trx) => sources.deleteSource(trx, id, database.dialect)));
+    process.stdout.write(`Deleted source ${id}\n`);
+    return 0;
+  }
+  if (sub === 'connect' || sub === 'disconnect') return relayCommand(config, sub, id, flags);
+  process.stderr.write(`herald: source needs "create", "list", "delete", "connect" or "disconnect"\n\n${USAGE}`);
+  return 2;
+}
+
+async function relayCommand(config: Config, sub: 'connect' | 'disconnect', id: string | undefined, flags: SourceFlags): Promise<number> {
+  const [{ADMIN_KEY, GhostClientError, normaliseGhostUrl}, {connectSource, disconnectSource}, {EVENT_NAMES, isEventName}, sources] = await Promise.all([
+    import('./relay/ghost-client.ts'),
+    import('./relay/connect.ts'),
+    import('./events/names.ts'),
+    import('./relay/sources.ts'),
+  ]);
+  if (!id) return usageError(`source ${sub} needs the source ID (see herald source list)`);
+  if (!flags['ghost-url']) return usageError(`source ${sub} needs --ghost-url URL (your Ghost site, e.g. https://blog.example.com)`);
+  let ghostUrl: string;
+  try {
+    ghostUrl = normaliseGhostUrl(flags['ghost-url']);
+  } catch (error) {
+    return usageError(`--ghost-url: ${(error as Error).message}`);
+  }
+  const adminKey = flags['ghost-admin-key']?.trim();
+  if (!adminKey) return usageError(`source ${sub} needs --ghost-admin-key ID:SECRET (Ghost Admin › Settings › Integrations › custom integration › Admin API key)`);
+  if (!ADMIN_KEY.test(adminKey)) return usageError('--ghost-admin-key: a Ghost Admin API key looks like <24 hex>:<64 hex>');
+  const ctx = (database: Database) => ({database, now: () => systemClock.now(), random: cryptoRandom});
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const pad = (event: string) => event.padEnd(22);
+
+  try {
+    if (sub === 'connect') {
+      const publicText = flags['public-url'] ?? config.url ?? undefined;
+      if (!publicText) return usageError('source connect needs --public-url URL: the address at which Ghost reaches this Herald');
+      let publicUrl: string;
+      try {
+        const parsed = new URL(publicText);
+        if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
+        publicUrl = publicText.replace(/\/+$/, '');
+      } catch {
+        return usageError(`--public-url: "${publicText}" is not an http(s) URL`);
+      }
+      let events: readonly string[] = EVENT_NAMES;
+      if (flags.events !== undefined && flags.events.trim() !== 'all') {
+        events = [...new Set(flags.events.split(',').map((name) => name.trim()).filter((name) => name !== ''))];
+        const unknown = events.filter((name) => !isEventName(name));
+        if (events.length === 0 || unknown.length > 0) return usageError(`--events: ${unknown.length > 0 ? `unknown event ${unknown.join(', ')}` : 'no event named'}; use "all" or some of: ${EVENT_NAMES.join(', ')}`);
+      }
+      const lines = await withDatabase(config, async (database) => {
+        const source = await sources.readSource(database.db, id);
+        out(`Connecting ${events.length} event${events.length === 1 ? '' : 's'} of ${ghostUrl} to source "${source.name}" at ${publicUrl}/ingest/ghost/${id}/<event>`);
+        return connectSource(ctx(database), {sourceId: id, ghostUrl, adminKey, publicUrl, events}, (line) =>
+          out(`  ${pad(line.event)} ${line.outcome === 'created' ? `created (Ghost webhook ${line.ghostWebhookId})` : line.outcome === 'already-connected' ? `already connected (${line.detail})` : `failed: ${line.detail}`}`),
+        );
+      });
+      const count = (outcome: string) => lines.filter((line) => line.outcome === outcome).length;
+      out(`${count('created')} created, ${count('already-connected')} already connected, ${count('failed')} failed.`);
+      return count('failed') > 0 ? 1 : 0;
+    }
+    const lines = await withDatabase(config, async (database) => {
+      const source = await sources.readSource(database.db, id);
+      out(`Disconnecting source "${source.name}" from ${ghostUrl}`);
+      return disconnectSource(ctx(database), {sourceId: id, ghostUrl, adminKey}, (line) =>
+        out(`  ${pad(line.event)} ${line.outcome === 'removed' ? `removed (Ghost webhook ${line.ghostWebhookId})` : line.outcome === 'already-gone' ? `already gone from Ghost (${line.ghostWebhookId})` : `failed: ${line.detail}`}`),
+      );
+    });
+    const count = (outcome: string) => lines.filter((line) => line.outcome === outcome).length;
+    out(lines.length === 0 ? `Nothing to remove: connect made no webhooks in ${ghostUrl} for this source.` : `${count('removed')} removed, ${count('already-gone')} already gone, ${count('failed')} failed.`);
+    return count('failed') > 0 ? 1 : 0;
+  } catch (error) {
+    if (error instanceof GhostClientError) {
+      process.stderr.write(`herald: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
 }
 
 async function listenCommand(values: {'forward-to'?: string; events?: string; url?: string; key?: string}): Promise<number> {

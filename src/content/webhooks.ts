@@ -35,6 +35,8 @@ export interface WebhookOutput {
   status: 'available' | 'disabled';
   disabled_reason: string | null;
   filter: string | null;
+  /** The relay source whose events this webhook receives (SPEC §13); null = Herald's own content. */
+  source_id: string | null;
 }
 
 /** Turns a webhooks row into its API shape (the secret is shown, as Ghost does). */
@@ -55,6 +57,7 @@ export function serializeWebhook(row: WebhooksTable): WebhookOutput {
     status: row.status,
     disabled_reason: row.disabled_reason,
     filter: row.filter,
+    source_id: row.source_id,
   };
 }
 
@@ -93,6 +96,7 @@ export const WEBHOOK_BROWSE: BrowseSpec = {
       name: {column: 'webhooks.name', kind: 'string'},
       status: {column: 'webhooks.status', kind: 'string'},
       integration_id: {column: 'webhooks.integration_id', kind: 'string'},
+      source_id: {column: 'webhooks.source_id', kind: 'string'},
       created_at: {column: 'webhooks.created_at', kind: 'date'},
       updated_at: {column: 'webhooks.updated_at', kind: 'date'},
     },
@@ -127,6 +131,8 @@ export interface WebhookFields {
   filter?: string | null;
   /** Edit only. */
   status?: 'available' | 'disabled';
+  /** A relay source's id; null (or '') means Herald's own content. Checked to exist on save. */
+  source_id?: string | null;
   /** Add by staff only; integrations' own id wins. */
   integration_id?: unknown;
 }
@@ -218,6 +224,8 @@ export function readWebhookInput(input: Input, mode: 'add' | 'edit', options: {a
   if (apiVersion !== undefined) out.api_version = apiVersion === '' ? null : apiVersion;
   const filter = readFilter(input);
   if (filter !== undefined) out.filter = filter;
+  const sourceId = optionalString(input, 'source_id', 24);
+  if (sourceId !== undefined) out.source_id = sourceId === '' ? null : sourceId;
   if (mode === 'edit') {
     const status = optionalEnum(input, 'status', ['available', 'disabled'] as const);
     if (status !== undefined) out.status = status;
@@ -236,6 +244,22 @@ function unknownIntegration(): HeraldError {
   });
 }
 
+function unknownSource(): HeraldError {
+  return new HeraldError('Validation', {
+    message: SAVE_FAILED,
+    context: "Validation failed for 'source_id'. 'source_id' value does not match any existing source.",
+    help: "Provide the 'id' of a source (GET /sources/ or herald source list), or null for Herald's own content.",
+    property: 'source_id',
+  });
+}
+
+/** Throws 422 unless `sourceId` (when not null) names an existing source. */
+async function checkSource(q: Queryable, sourceId: string | null | undefined): Promise<void> {
+  if (sourceId === undefined || sourceId === null) return;
+  const found = await q.selectFrom('sources').select('id').where('id', '=', sourceId).executeTakeFirst();
+  if (!found) throw unknownSource();
+}
+
 function duplicateTarget(): HeraldError {
   return new HeraldError('Validation', {message: SAVE_FAILED, context: 'Target URL has already been used for this event.'});
 }
@@ -249,13 +273,15 @@ function notYours(action: 'read' | 'edit' | 'delete'): HeraldError {
 }
 
 /**
- * True when another webhook already sends `event` to `targetUrl`. Ghost compares both fields
- * case-insensitively across all webhooks; the comparison runs in JS so both engines agree on
- * non-ASCII case folding (SQLite's lower() folds ASCII only).
+ * True when another webhook of the same origin (Herald's own content, or one relay source)
+ * already sends `event` to `targetUrl`. Ghost compares both fields case-insensitively across
+ * all webhooks; the comparison runs in JS so both engines agree on non-ASCII case folding
+ * (SQLite's lower() folds ASCII only). A receiver may take the same event from several origins.
  */
-async function targetTaken(q: Queryable, event: string, targetUrl: string, exceptId?: string): Promise<boolean> {
+async function targetTaken(q: Queryable, event: string, targetUrl: string, sourceId: string | null, exceptId?: string): Promise<boolean> {
   // Events are stored lowercased (readWebhookInput), so the indexed equality is enough for them.
   let query = q.selectFrom('webhooks').select(['id', 'target_url']).where('event', '=', event);
+  query = sourceId === null ? query.where('source_id', 'is', null) : query.where('source_id', '=', sourceId);
   if (exceptId) query = query.where('id', '!=', exceptId);
   const wanted = targetUrl.toLowerCase();
   return (await query.execute()).some((row) => row.target_url.toLowerCase() === wanted);
@@ -309,7 +335,8 @@ export async function addWebhook(ctx: WebhookContext, input: Input, actor: Webho
       if (!found) throw unknownIntegration();
       integrationId = found.id;
     }
-    if (await targetTaken(trx, fields.event!, fields.target_url!)) throw duplicateTarget();
+    await checkSource(trx, fields.source_id);
+    if (await targetTaken(trx, fields.event!, fields.target_url!, fields.source_id ?? null)) throw duplicateTarget();
     const stamp = ctx.now.toISOString();
     const row: WebhooksTable = {
       id: objectId(ctx.now, ctx.random),
@@ -326,7 +353,7 @@ export async function addWebhook(ctx: WebhookContext, input: Input, actor: Webho
       disabled_reason: null,
       filter: fields.filter ?? null,
       previous_secrets: null,
-      source_id: null,
+      source_id: fields.source_id ?? null,
       created_at: stamp,
       updated_at: stamp,
     };
@@ -344,7 +371,7 @@ export async function addWebhook(ctx: WebhookContext, input: Input, actor: Webho
 
 /**
  * Edits a webhook: name, event, target_url, secret (empty → a new generated one), api_version,
- * filter and status (`disabled` by a user records why; `available` clears the reason).
+ * filter, source_id and status (`disabled` by a user records why; `available` clears the reason).
  * `integration_id` is ignored. A save that changes nothing keeps updated_at.
  */
 export async function editWebhook(ctx: WebhookContext, id: string, input: Input, actor: WebhookActor): Promise<WebhookOutput> {
@@ -359,6 +386,7 @@ export async function editWebhook(ctx: WebhookContext, id: string, input: Input,
     if (fields.secret !== undefined) next.secret = fields.secret ?? generateWebhookSecret(ctx.random);
     if (fields.api_version !== undefined) next.api_version = fields.api_version ?? DEFAULT_API_VERSION;
     if (fields.filter !== undefined) next.filter = fields.filter;
+    if (fields.source_id !== undefined) next.source_id = fields.source_id;
     if (fields.status === 'available') {
       next.status = 'available';
       next.disabled_reason = null;
@@ -372,8 +400,11 @@ export async function editWebhook(ctx: WebhookContext, id: string, input: Input,
 
     const event = next.event ?? before.event;
     const targetUrl = next.target_url ?? before.target_url;
-    const pairChanged = event.toLowerCase() !== before.event.toLowerCase() || targetUrl.toLowerCase() !== before.target_url.toLowerCase();
-    if (pairChanged && (await targetTaken(trx, event, targetUrl, id))) throw duplicateTarget();
+    const sourceId = next.source_id === undefined ? before.source_id : next.source_id;
+    if (next.source_id !== undefined && next.source_id !== before.source_id) await checkSource(trx, next.source_id);
+    const pairChanged =
+      event.toLowerCase() !== before.event.toLowerCase() || targetUrl.toLowerCase() !== before.target_url.toLowerCase() || sourceId !== before.source_id;
+    if (pairChanged && (await targetTaken(trx, event, targetUrl, sourceId, id))) throw duplicateTarget();
 
     // Only the changed columns are written, so a concurrent last_triggered_* or 410-disable
     // update by the delivery worker is not overwritten; the row is re-read for the answer.

@@ -70,8 +70,39 @@ function openSqlite(dataDir: string): Database {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<DB>({dialect: new ImmediateSqliteDialect({database: sqlite})});
+  const db = new Kysely<DB>({dialect: new ImmediateSqliteDialect({database: cachedStatements(sqlite)})});
   return {db, dialect: 'sqlite', description: `sqlite ${file}`, close: () => db.destroy()};
+}
+
+/** Prepared statements kept per SQL text (most recently used first out of the way). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * The better-sqlite3 handle as Kysely's SqliteDialect sees it, with prepared statements
+ * reused: Kysely prepares every query afresh, and compiling the SQL was the single largest
+ * cost of the delivery worker's queries. A statement is only ever run to completion (all()
+ * or run(); Herald never streams), so sharing one between callers is safe, and SQLite
+ * re-prepares a cached statement by itself after a schema change.
+ */
+function cachedStatements(sqlite: BetterSqlite3.Database): {prepare(sql: string): BetterSqlite3.Statement; close(): void} {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    prepare(sql) {
+      let statement = cache.get(sql);
+      if (statement) {
+        cache.delete(sql); // re-inserted below: the Map's order is the LRU order
+      } else {
+        statement = sqlite.prepare(sql);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+    close() {
+      cache.clear();
+      sqlite.close();
+    },
+  };
 }
 
 function openPostgres(databaseUrl: string): Database {

@@ -384,12 +384,71 @@ const integrationListenSecret: Migration = {
   },
 };
 
+/**
+ * The relay (SPEC §13): upstream Ghost sites (`sources`), the Ghost webhooks `source connect`
+ * made in each (so `disconnect` removes exactly those), and the signatures of recent ingests
+ * (an exact repeat within 24 h is dropped; older rows are pruned as new ones arrive).
+ */
+const sources: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('sources')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('name', 'varchar(191)', (c) => c.notNull())
+      .addColumn('secret', 'varchar(191)', (c) => c.notNull())
+      .addColumn('ghost_url', 'varchar(2000)')
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addColumn('updated_at', TS, (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('source_ghost_webhooks')
+      .addColumn('id', ID, (c) => c.primaryKey())
+      .addColumn('source_id', ID, (c) => c.notNull().references('sources.id').onDelete('cascade'))
+      .addColumn('ghost_url', 'varchar(2000)', (c) => c.notNull())
+      .addColumn('event', 'varchar(50)', (c) => c.notNull())
+      // The id Ghost gave the webhook it created (what DELETE /webhooks/:id/ needs).
+      .addColumn('ghost_webhook_id', 'varchar(191)', (c) => c.notNull())
+      .addColumn('target_url', 'varchar(2000)', (c) => c.notNull())
+      .addColumn('created_at', TS, (c) => c.notNull())
+      .addUniqueConstraint('source_ghost_webhooks_source_event', ['source_id', 'event'])
+      .execute();
+
+    await db.schema
+      .createTable('source_receipts')
+      .addColumn('source_id', ID, (c) => c.notNull().references('sources.id').onDelete('cascade'))
+      // SHA-256 (hex) of the X-Ghost-Signature value: equal for an exact repeat only.
+      .addColumn('signature_hash', 'varchar(64)', (c) => c.notNull())
+      .addColumn('received_at', TS, (c) => c.notNull())
+      .addPrimaryKeyConstraint('source_receipts_pk', ['source_id', 'signature_hash'])
+      .execute();
+    await db.schema.createIndex('source_receipts_received_at').on('source_receipts').column('received_at').execute();
+    // The ingest looks up a source's webhooks per event.
+    await db.schema.createIndex('webhooks_source_event').on('webhooks').columns(['source_id', 'event']).execute();
+  },
+};
+
+/**
+ * The worker claims due deliveries ordered by (next_attempt_at, id): with id in the index the
+ * order comes straight from it, instead of sorting every due row per claim (a 100,000-row
+ * backlog made each claim a full sort). Retention finds old attempts by started_at.
+ */
+const deliveryClaimOrder: Migration = {
+  async up(db: Kysely<any>) {
+    await db.schema.dropIndex('deliveries_claim').execute();
+    await db.schema.createIndex('deliveries_claim').on('deliveries').columns(['status', 'next_attempt_at', 'id']).execute();
+    await db.schema.createIndex('delivery_attempts_started').on('delivery_attempts').column('started_at').execute();
+  },
+};
+
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_members_email_lower': membersEmailLower,
   '0003_outbox': outbox,
   '0004_delivery_next_trigger': deliveryNextTrigger,
   '0005_integration_listen_secret': integrationListenSecret,
+  '0006_sources': sources,
+  '0007_delivery_claim_order': deliveryClaimOrder,
 };
 
 /** Key of the PostgreSQL advisory lock that lets one process migrate at a time. */

@@ -289,6 +289,38 @@ export interface DeliveryAttemptsTable {
   error: string | null;
 }
 
+/** An upstream Ghost site whose webhooks Herald relays (SPEC §13). */
+export interface SourcesTable {
+  id: string;
+  name: string;
+  /** Signs what Ghost sends to the ingest endpoint (X-Ghost-Signature, as UTF-8). */
+  secret: string;
+  /** The Ghost site `source connect` last connected; null before. */
+  ghost_url: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One webhook `source connect` created in the Ghost site (what `disconnect` removes). */
+export interface SourceGhostWebhooksTable {
+  id: string;
+  source_id: string;
+  ghost_url: string;
+  event: string;
+  /** Ghost's id of the webhook. */
+  ghost_webhook_id: string;
+  target_url: string;
+  created_at: string;
+}
+
+/** One accepted ingest, for dropping exact repeats within 24 h. */
+export interface SourceReceiptsTable {
+  source_id: string;
+  /** SHA-256 hex of the X-Ghost-Signature header value. */
+  signature_hash: string;
+  received_at: string;
+}
+
 /** Every table, as Kysely sees the database. */
 export interface DB {
   roles: RolesTable;
@@ -309,4 +341,7 @@ export interface DB {
   events: EventsTable;
   deliveries: DeliveriesTable;
   delivery_attempts: DeliveryAttemptsTable;
+  sources: SourcesTable;
+  source_ghost_webhooks: SourceGhostWebhooksTable;
+  source_receipts: SourceReceiptsTable;
 }

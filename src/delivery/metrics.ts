@@ -18,7 +18,12 @@ export interface AttemptSample {
   readonly eventCreatedAt?: string;
   /** When the attempt ended. */
   readonly finishedAt?: Date;
+  /** The relay source of the event (SPEC §13); absent or null for Herald's own content. */
+  readonly source?: string | null;
 }
+
+/** The `source` label of Herald's own events (relayed ones carry their source id). */
+export const OWN_SOURCE_LABEL = 'herald';
 
 /** The metrics of one Herald app. */
 export interface Metrics {
@@ -46,11 +51,11 @@ export function createMetrics(database: Database | null, options: MetricsOptions
 
   const deliveries = new Counter({
     name: 'herald_deliveries_total',
-    help: 'Delivery attempts recorded, by outcome (succeeded, failed: last attempt failed, retrying: failed with a retry scheduled, blocked: target refused, gone: 410).',
-    labelNames: ['outcome'] as const,
+    help: 'Delivery attempts recorded, by outcome (succeeded, failed: last attempt failed, retrying: failed with a retry scheduled, blocked: target refused, gone: 410) and source (herald, or the id of a relayed Ghost site).',
+    labelNames: ['outcome', 'source'] as const,
     registers: [registry],
   });
-  for (const outcome of ['succeeded', 'failed', 'retrying', 'blocked', 'gone'] as const) deliveries.inc({outcome}, 0);
+  for (const outcome of ['succeeded', 'failed', 'retrying', 'blocked', 'gone'] as const) deliveries.inc({outcome, source: OWN_SOURCE_LABEL}, 0);
 
   const attemptDuration = new Histogram({
     name: 'herald_delivery_attempt_duration_seconds',
@@ -104,7 +109,7 @@ export function createMetrics(database: Database | null, options: MetricsOptions
     registry,
     contentType: registry.contentType,
     recordAttempt(sample) {
-      deliveries.inc({outcome: sample.outcome});
+      deliveries.inc({outcome: sample.outcome, source: sample.source ?? OWN_SOURCE_LABEL});
       attemptDuration.observe(Math.max(0, sample.durationMs) / 1000);
       if (sample.outcome === 'succeeded' && sample.eventCreatedAt && sample.finishedAt) {
         const created = Date.parse(sample.eventCreatedAt);

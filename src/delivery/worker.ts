@@ -98,7 +98,7 @@ interface ClaimedRow {
 /** Everything one attempt needs, loaded once per claimed batch. */
 interface Job {
   readonly delivery: ClaimedRow;
-  readonly event: {readonly name: string; readonly payload: string; readonly created_at: string};
+  readonly event: {readonly name: string; readonly payload: string; readonly created_at: string; readonly source_id: string | null};
   readonly webhook: {readonly id: string; readonly target_url: string; readonly secret: string | null; readonly previous_secrets: string | null};
 }
 
@@ -120,6 +120,8 @@ type Resolution = 'succeeded' | 'retry' | 'failed';
 const DAY_MS = 86_400_000;
 /** Most attempts written in one recording transaction. */
 const RECORD_BATCH = 200;
+/** How long finished attempts gather before they are written, when many are in flight. */
+const RECORD_DELAY_MS = 5;
 
 /** Starts a delivery worker on `deps`; call stop() before closing the database. */
 export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Worker {
@@ -128,6 +130,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   const concurrency = positive(options.concurrency, 128);
   const perWebhook = positive(options.perWebhookConcurrency, 8);
   const pollMs = positive(options.pollIntervalMs, 1000);
+  /** Free slots worth a claim while other attempts are in flight. */
+  const claimThreshold = Math.max(1, Math.min(32, Math.floor(concurrency / 4)));
   const timeoutMs = config.deliveryTimeoutMs;
   // The attempt itself is cut off at timeoutMs; the margin only covers recording it. A dead
   // worker's deliveries are retried once this runs out, so keep it short.
@@ -242,7 +246,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     const eventIds = [...new Set(rows.map((r) => r.event_id))];
     const webhookIds = [...new Set(rows.map((r) => r.webhook_id))];
     const [events, webhooks] = await Promise.all([
-      db.selectFrom('events').select(['id', 'name', 'payload', 'created_at']).where('id', 'in', eventIds).execute(),
+      db.selectFrom('events').select(['id', 'name', 'payload', 'created_at', 'source_id']).where('id', 'in', eventIds).execute(),
       db.selectFrom('webhooks').select(['id', 'target_url', 'secret', 'previous_secrets', 'status']).where('id', 'in', webhookIds).execute(),
     ]);
     const eventById = new Map(events.map((e) => [e.id, e]));
@@ -268,9 +272,12 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    */
   async function round(): Promise<boolean> {
     const free = concurrency - active.size;
-    if (free <= 0) {
+    // While attempts are in flight, each one finishing wakes the loop: claim once a useful
+    // number of slots is free rather than one query per finished attempt (an idle worker
+    // claims at once, so a lone event waits for nothing).
+    if (free <= 0 || (active.size > 0 && free < claimThreshold)) {
       checkedAt = clock.now();
-      return false; // a finishing attempt wakes the loop
+      return false;
     }
     const {rows, full, collided} = await claim(free);
     // Another process leased some picked rows first: read again at once (those are leased
@@ -333,10 +340,13 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       if (stopping) break;
       if (again) continue;
       let ms = pollMs;
-      try {
-        ms = await sleepMs();
-      } catch {
-        // the database is unreachable: the poll interval paces the retries
+      // With attempts in flight, the next one to finish wakes the loop anyway.
+      if (active.size === 0) {
+        try {
+          ms = await sleepMs();
+        } catch {
+          // the database is unreachable: the poll interval paces the retries
+        }
       }
       if (stopping) break;
       await wake.wait(ms);
@@ -401,11 +411,21 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   const queue: {finished: Finished; done: () => void}[] = [];
   let flushing: Promise<void> | null = null;
 
-  /** Queues a finished attempt; resolves once its transaction has committed (or failed). */
+  /**
+   * Queues a finished attempt; resolves once its transaction has committed (or failed). The
+   * write starts a moment later, so attempts finishing together share one transaction: on
+   * the next turn of the event loop when few attempts run, after RECORD_DELAY_MS when many do
+   * (a commit per attempt was the worker's largest cost under load).
+   */
   function record(finished: Finished): Promise<void> {
     return new Promise((done) => {
       queue.push({finished, done});
-      flushing ??= flush();
+      if (flushing) return;
+      flushing = new Promise<void>((resolve) => {
+        const start = () => void flush().then(resolve);
+        if (active.size > claimThreshold) setTimeout(start, RECORD_DELAY_MS);
+        else setImmediate(start);
+      });
     });
   }
 
@@ -534,19 +554,28 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         const seen = latest.get(f.job.webhook.id);
         if (!seen || seen.startedAt <= f.startedAt) latest.set(f.job.webhook.id, f);
       }
-      // In id order: two workers recording attempts of the same webhooks lock them in the same
-      // order, so their transactions queue instead of deadlocking.
-      for (const [webhookId, f] of [...latest].sort(([a], [b]) => a.localeCompare(b))) {
-        await trx
-          .updateTable('webhooks')
-          .set({
-            last_triggered_at: f.startedAt.toISOString(),
-            last_triggered_status: lastTriggeredStatus(f.outcome),
-            last_triggered_error: lastTriggeredError(f.outcome),
-          })
-          .where('id', '=', webhookId)
-          .execute();
-      }
+      // One UPDATE for all of them, like the deliveries above. (Two workers recording attempts
+      // of the same webhooks at once: PostgreSQL locks the rows of one statement in the order
+      // it reaches them, and the records are short, so a rare deadlock is retried by flush().)
+      const triggered = [...latest].sort(([a], [b]) => a.localeCompare(b));
+      const byWebhook = (pick: (f: Finished) => string | null) =>
+        sql<any>`case id ${sql.join(
+          triggered.map(([id, f]) => sql`when ${id} then ${pick(f)}`),
+          sql` `,
+        )} end`;
+      await trx
+        .updateTable('webhooks')
+        .set({
+          last_triggered_at: byWebhook((f) => f.startedAt.toISOString()),
+          last_triggered_status: byWebhook((f) => lastTriggeredStatus(f.outcome)),
+          last_triggered_error: byWebhook((f) => lastTriggeredError(f.outcome)),
+        })
+        .where(
+          'id',
+          'in',
+          triggered.map(([id]) => id),
+        )
+        .execute();
 
       // 410 Gone: the receiver asked to stop. Disable (never delete) the webhook; its other
       // pending deliveries stay pending and are no longer claimed.
@@ -621,7 +650,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       : f.result.kind === 'error' && f.result.code === 'BLOCKED' ? 'blocked'
       : resolution === 'retry' ? 'retrying'
       : resolution;
-    deps.metrics.recordAttempt({outcome, durationMs: f.result.durationMs, eventCreatedAt: f.job.event.created_at, finishedAt: f.finishedAt});
+    deps.metrics.recordAttempt({outcome, durationMs: f.result.durationMs, eventCreatedAt: f.job.event.created_at, finishedAt: f.finishedAt, source: f.job.event.source_id});
   }
 
   // ---- lifecycle -----------------------------------------------------------------------

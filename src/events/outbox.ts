@@ -132,6 +132,52 @@ export async function writeOutbox(
   return {events: eventRows, deliveries: deliveryRows.length};
 }
 
+/**
+ * Writes one relayed event (SPEC §13) inside `trx`: the events row with `source_id` set and the
+ * upstream body as its payload, byte for byte, and a pending delivery for every `available`
+ * webhook subscribed to that source and event. Notifies on PostgreSQL as writeOutbox does. The
+ * caller wakes the worker and tells the feed after its commit.
+ */
+export async function writeRelayedEvent(
+  trx: Transaction<DB>,
+  dialect: Database['dialect'],
+  event: {
+    readonly name: string;
+    readonly payload: string;
+    readonly sourceId: string;
+    readonly resourceType?: string | null;
+    readonly resourceId?: string | null;
+  },
+  context: {readonly now: Date; readonly random: Random},
+): Promise<{readonly event: FiredEvent; readonly deliveries: number}> {
+  const stamp = context.now.toISOString();
+  const row: EventsTable = {
+    id: objectId(context.now, context.random),
+    name: event.name,
+    resource_type: event.resourceType ?? null,
+    resource_id: event.resourceId ?? null,
+    payload: event.payload,
+    source_id: event.sourceId,
+    created_at: stamp,
+  };
+  await trx.insertInto('events').values(row).execute();
+  if (dialect === 'postgres') await sql`select pg_notify(${EVENTS_CHANNEL}, ${row.id})`.execute(trx);
+  const webhooks = await trx
+    .selectFrom('webhooks')
+    .select('id')
+    .where('source_id', '=', event.sourceId)
+    .where('event', '=', event.name)
+    .where('status', '=', 'available')
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
+  if (webhooks.length === 0) return {event: row, deliveries: 0};
+  const ids = consecutiveIds(webhooks.length, context.now, context.random);
+  await insertChunked(trx, 'deliveries', webhooks.map((webhook, i) => pendingDeliveryRow(ids[i]!, row.id, webhook.id, stamp)));
+  if (dialect === 'postgres') await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(trx);
+  return {event: row, deliveries: webhooks.length};
+}
+
 async function insertChunked<T extends 'events' | 'deliveries'>(trx: Transaction<DB>, table: T, rows: ReadonlyArray<DB[T]>): Promise<void> {
   for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
     // One statement per table for any ordinary change; huge fan-outs are split.

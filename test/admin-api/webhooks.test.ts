@@ -9,11 +9,11 @@ import {EVENT_NAMES} from '../../src/events/names.ts';
 const API = '/ghost/api/admin';
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const UNKNOWN_ID = 'abcdefabcdefabcdefabcdef';
-/** Ghost's webhook keys (its response snapshot), then Herald's three additions. */
+/** Ghost's webhook keys (its response snapshot), then Herald's additions. */
 const WEBHOOK_KEYS = [
   'id', 'event', 'target_url', 'name', 'secret', 'api_version', 'integration_id',
   'last_triggered_at', 'last_triggered_status', 'last_triggered_error', 'created_at', 'updated_at',
-  'status', 'disabled_reason', 'filter',
+  'status', 'disabled_reason', 'filter', 'source_id',
 ];
 
 let counter = 0;

@@ -73,16 +73,16 @@ for (const dialect of DIALECTS) {
       assert.match(response.text, /^# TYPE herald_event_to_delivery_seconds histogram$/m);
       assert.match(response.text, /^# TYPE herald_deliveries_total counter$/m);
       for (const outcome of ['succeeded', 'failed', 'retrying', 'blocked', 'gone']) {
-        assert.notEqual(sample(response.text, `herald_deliveries_total{outcome="${outcome}"}`), null, outcome);
+        assert.notEqual(sample(response.text, `herald_deliveries_total{outcome="${outcome}",source="herald"}`), null, outcome);
       }
     });
 
     test('a delivery increments herald_deliveries_total and observes both histograms', async () => {
       const read = async () => (await request(herald, 'GET', '/metrics')).text;
       const before = await read();
-      const succeeded0 = sample(before, 'herald_deliveries_total{outcome="succeeded"}')!;
-      const retrying0 = sample(before, 'herald_deliveries_total{outcome="retrying"}')!;
-      const gone0 = sample(before, 'herald_deliveries_total{outcome="gone"}')!;
+      const succeeded0 = sample(before, 'herald_deliveries_total{outcome="succeeded",source="herald"}')!;
+      const retrying0 = sample(before, 'herald_deliveries_total{outcome="retrying",source="herald"}')!;
+      const gone0 = sample(before, 'herald_deliveries_total{outcome="gone",source="herald"}')!;
       const attempts0 = sample(before, 'herald_delivery_attempt_duration_seconds_count')!;
       const latency0 = sample(before, 'herald_event_to_delivery_seconds_count')!;
       const disabled0 = sample(before, 'herald_webhooks_disabled')!;
@@ -98,9 +98,9 @@ for (const dialect of DIALECTS) {
         await until(async () => {
           const text = await read();
           return (
-            sample(text, 'herald_deliveries_total{outcome="succeeded"}') === succeeded0 + 1 &&
-            sample(text, 'herald_deliveries_total{outcome="retrying"}') === retrying0 + 1 &&
-            sample(text, 'herald_deliveries_total{outcome="gone"}') === gone0 + 1
+            sample(text, 'herald_deliveries_total{outcome="succeeded",source="herald"}') === succeeded0 + 1 &&
+            sample(text, 'herald_deliveries_total{outcome="retrying",source="herald"}') === retrying0 + 1 &&
+            sample(text, 'herald_deliveries_total{outcome="gone",source="herald"}') === gone0 + 1
           );
         }, 5_000);
         const text = await read();
