@@ -24,6 +24,8 @@ import type {Arrival, ReceiverStats} from './receiver.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'bin/herald.js');
+/** The Node flags `npx herald` and `npm start` run with: those on bin/herald.js's first line. */
+const NODE_FLAGS = /^#!.*\bnode\b(.*)$/m.exec(fs.readFileSync(BIN, 'utf8').split('\n')[0]!)?.[1]!.trim().split(/\s+/).filter(Boolean) ?? [];
 
 // ---------------------------------------------------------------------------------------------
 // Sizes
@@ -179,13 +181,17 @@ function childEnv(): NodeJS.ProcessEnv {
 }
 
 async function runCommand(args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [BIN, ...args], {cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe']});
+  return runNode([BIN, ...args]);
+}
+
+async function runNode(args: string[]): Promise<string> {
+  const child = spawn(process.execPath, args, {cwd: ROOT, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe']});
   let out = '';
   let err = '';
   child.stdout.on('data', (chunk) => (out += chunk));
   child.stderr.on('data', (chunk) => (err += chunk));
   const code = await new Promise((resolve) => child.once('close', resolve));
-  if (code !== 0) throw new Error(`herald ${args.join(' ')} failed (${code}): ${err}`);
+  if (code !== 0) throw new Error(`${args.map((a) => path.basename(a)).join(' ')} failed (${code}): ${err}`);
   return out;
 }
 
@@ -200,7 +206,7 @@ interface Server {
 async function startServer(store: Store, extra: string[] = []): Promise<Server> {
   // HERALD_BENCH_PROFILE=DIR writes a CPU profile of every Herald process into DIR.
   const profile = process.env.HERALD_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.HERALD_BENCH_PROFILE] : [];
-  const child = spawn(process.execPath, [...profile, BIN, 'serve', '--port', '0', '--allow-private-targets', '--log-level', 'warn', ...store.args, ...extra], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...profile, BIN, 'serve', '--port', '0', '--allow-private-targets', '--log-level', 'warn', ...store.args, ...extra], {
     cwd: ROOT,
     env: childEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -565,6 +571,8 @@ async function main(): Promise<number> {
   const say = (line: string) => {
     if (!values.json) process.stderr.write(`${line}\n`);
   };
+  // Herald runs from the bundle `npm ci` builds; rebuild it so the benchmark measures this checkout.
+  await runNode([path.join(ROOT, 'scripts/build.js')]);
   const receiver = await startReceiver();
   const began = Date.now();
   try {

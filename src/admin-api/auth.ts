@@ -55,7 +55,7 @@ export async function verifyAdminToken(header: string, database: Database, now: 
     // jose checks the signature, exp and nbf. maxAge is checked below as jsonwebtoken does it:
     // jose's maxTokenAge also refuses an iat in the future, which Ghost accepts (a client whose
     // clock runs a little ahead must not be locked out).
-    const {payload} = await jwtVerify(token, Buffer.from(key.secret, 'hex'), {algorithms: ['HS256'], currentDate: now});
+    const {payload} = await jwtVerify(token, await hmacKey(key.secret), {algorithms: ['HS256'], currentDate: now});
     const audiences = Array.isArray(payload.aud) ? payload.aud : payload.aud === undefined ? [] : [payload.aud];
     if (!audiences.some((aud) => AUDIENCE.test(aud))) {
       throw new HeraldError('Unauthorized', {message: 'Invalid token: jwt audience invalid. expected: /admin/', code: 'INVALID_JWT'});
@@ -72,6 +72,22 @@ export async function verifyAdminToken(header: string, database: Database, now: 
   }
   if (!key.integration_id) throw new HeraldError('Unauthorized', {message: 'Unknown Admin API Key', code: 'UNKNOWN_ADMIN_API_KEY'});
   return {kind: 'integration', integrationId: key.integration_id, apiKeyId: key.id};
+}
+
+/** Imported HMAC keys by hex secret: importing one costs more than the verification itself. */
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const HMAC_KEY_CACHE_SIZE = 1000;
+
+/** The verification key of an Admin API key's hex secret (cached; a refreshed key has a new secret). */
+function hmacKey(secretHex: string): Promise<CryptoKey> {
+  let key = hmacKeys.get(secretHex);
+  if (!key) {
+    key = crypto.subtle.importKey('raw', Buffer.from(secretHex, 'hex'), {name: 'HMAC', hash: 'SHA-256'}, false, ['verify']);
+    if (hmacKeys.size >= HMAC_KEY_CACHE_SIZE) hmacKeys.delete(hmacKeys.keys().next().value!);
+    hmacKeys.set(secretHex, key);
+    key.catch(() => hmacKeys.delete(secretHex));
+  }
+  return key;
 }
 
 function describeJoseError(error: unknown): string {

@@ -219,8 +219,14 @@ export function eventsFor(deps: OutboxDeps): WithEvents {
     };
     const result = await write(hooks);
     // After commit only: the worker must never see a wake-up for rows it cannot read yet.
-    if (deliveries > 0) deps.wake.notify();
     if (fired.length > 0) deps.feed.committed(fired);
+    if (deliveries > 0) {
+      deps.wake.notify();
+      // Let the in-process worker claim and send them before this request goes on to build
+      // its response: the event reaches its receivers ~1 ms sooner, the response waits only
+      // for the claim.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     return result;
   };
 }

@@ -7,16 +7,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {createHash} from 'node:crypto';
-import {fileURLToPath} from 'node:url';
 import type {FastifyInstance, FastifyReply, FastifyRequest} from 'fastify';
 import type {Deps} from '../app.ts';
 import {EVENT_NAMES} from '../events/names.ts';
 import {isSetup} from '../content/users.ts';
 // The one staff-session rule, shared with the Admin API rather than written twice.
 import {verifySession} from '../admin-api/auth.ts';
+import {PACKAGE_ROOT} from '../lib/package-root.ts';
 
 /** Where the static files live. */
-const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+const PUBLIC_DIR = path.join(PACKAGE_ROOT, 'src/ui/public');
 
 /** Content types of the files we serve; anything else is not served. */
 const TYPES: Readonly<Record<string, string>> = {
