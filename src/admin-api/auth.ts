@@ -3,7 +3,7 @@
  * HS256 JWT (`Authorization: Ghost <token>`), or a staff session cookie with Ghost's Origin
  * check. Content API keys are refused here.
  */
-import {decodeJwt, decodeProtectedHeader, jwtVerify, errors as joseErrors} from 'jose';
+import {decodeJwt, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload} from 'jose';
 import type {FastifyRequest} from 'fastify';
 import type {Database} from '../db/database.ts';
 import {HeraldError} from '../lib/errors.ts';
@@ -52,10 +52,24 @@ export async function verifyAdminToken(header: string, database: Database, now: 
   if (key.type !== 'admin') throw new HeraldError('Unauthorized', {message: 'Invalid API Key type', code: 'INVALID_API_KEY_TYPE'});
 
   try {
-    // jose checks the signature, exp and nbf. maxAge is checked below as jsonwebtoken does it:
-    // jose's maxTokenAge also refuses an iat in the future, which Ghost accepts (a client whose
-    // clock runs a little ahead must not be locked out).
-    const {payload} = await jwtVerify(token, await hmacKey(key.secret), {algorithms: ['HS256'], currentDate: now});
+    // A token whose signature was already verified with this same secret is not verified
+    // again (clients reuse a token for a while: @tryghost/admin-api makes the same one within
+    // a second); its time claims are checked afresh, exactly as jose checks them.
+    const seen = verifiedTokens.get(token);
+    let payload: JWTPayload;
+    if (seen && seen.secret === key.secret) {
+      payload = seen.payload;
+      const nowS = Math.floor(now.getTime() / 1000);
+      if (typeof payload.exp === 'number' && payload.exp <= nowS) throw new joseErrors.JWTExpired('"exp" claim timestamp check failed', payload, 'exp', 'check_failed');
+      if (typeof payload.nbf === 'number' && payload.nbf > nowS) throw new joseErrors.JWTClaimValidationFailed('"nbf" claim timestamp check failed', payload, 'nbf', 'check_failed');
+    } else {
+      // jose checks the signature, exp and nbf. maxAge is checked below as jsonwebtoken does it:
+      // jose's maxTokenAge also refuses an iat in the future, which Ghost accepts (a client whose
+      // clock runs a little ahead must not be locked out).
+      ({payload} = await jwtVerify(token, await hmacKey(key.secret), {algorithms: ['HS256'], currentDate: now}));
+      if (verifiedTokens.size >= VERIFIED_TOKEN_CACHE_SIZE) verifiedTokens.delete(verifiedTokens.keys().next().value!);
+      verifiedTokens.set(token, {secret: key.secret, payload});
+    }
     const audiences = Array.isArray(payload.aud) ? payload.aud : payload.aud === undefined ? [] : [payload.aud];
     if (!audiences.some((aud) => AUDIENCE.test(aud))) {
       throw new HeraldError('Unauthorized', {message: 'Invalid token: jwt audience invalid. expected: /admin/', code: 'INVALID_JWT'});
@@ -73,6 +87,10 @@ export async function verifyAdminToken(header: string, database: Database, now: 
   if (!key.integration_id) throw new HeraldError('Unauthorized', {message: 'Unknown Admin API Key', code: 'UNKNOWN_ADMIN_API_KEY'});
   return {kind: 'integration', integrationId: key.integration_id, apiKeyId: key.id};
 }
+
+/** Tokens whose signature verified, with the secret that verified them (oldest dropped first). */
+const verifiedTokens = new Map<string, {readonly secret: string; readonly payload: JWTPayload}>();
+const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 
 /** Imported HMAC keys by hex secret: importing one costs more than the verification itself. */
 const hmacKeys = new Map<string, Promise<CryptoKey>>();

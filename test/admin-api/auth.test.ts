@@ -127,6 +127,16 @@ for (const dialect of DIALECTS) {
       assert.equal((await get(TAGS, await adminToken(`${keyId}:${key.secret}`))).status, 200);
     });
 
+    test('a token accepted once is refused with the same token after its key is refreshed', async () => {
+      const other = await herald.createIntegration('Reused token');
+      const [keyId] = other.admin_key.split(':');
+      const token = await adminToken(other.admin_key);
+      assert.equal((await get(TAGS, token)).status, 200);
+      assert.equal((await get(TAGS, token)).status, 200); // the same token again
+      assert.equal((await staff('POST', `/integrations/${other.id}/api_key/${keyId}/refresh/`)).status, 200);
+      assertError(await get(TAGS, token), 401, 'UnauthorizedError', 'INVALID_JWT');
+    });
+
     test('an integration key on a staff-only route is a 501 NotImplementedError', async () => {
       assertError(await get('/ghost/api/admin/integrations/', await adminToken(herald.integration.admin_key)), 501, 'NotImplementedError');
     });
@@ -145,3 +155,30 @@ for (const dialect of DIALECTS) {
     });
   });
 }
+
+describe('a token reused as time passes (its signature verified once)', () => {
+  let herald: TestHerald;
+  let offsetMs = 0;
+  before(async () => {
+    herald = await startHerald('sqlite', {worker: false, clock: {now: () => new Date(Date.now() + offsetMs)}});
+  });
+  after(async () => herald?.close());
+
+  test('is refused once it has expired or is older than 5 minutes, with the same errors as a fresh one', async () => {
+    const get = (authorization: string) => request(herald, 'GET', TAGS, {headers: {authorization}});
+    const iat = Math.floor(Date.now() / 1000);
+    const short = await adminToken(herald.integration.admin_key, {iat, exp: iat + 60});
+    const long = await adminToken(herald.integration.admin_key, {iat, exp: iat + 3600});
+    assert.equal((await get(short)).status, 200);
+    assert.equal((await get(long)).status, 200);
+    offsetMs = 61_000;
+    const expired = await get(short);
+    assertError(expired, 401, 'UnauthorizedError', 'INVALID_JWT');
+    assert.equal(expired.body.errors[0].message, 'Invalid token: jwt expired');
+    assert.equal((await get(long)).status, 200);
+    offsetMs = 301_000;
+    const old = await get(long);
+    assertError(old, 401, 'UnauthorizedError', 'INVALID_JWT');
+    assert.equal(old.body.errors[0].message, 'Invalid token: maxAge exceeded');
+  });
+});

@@ -362,6 +362,36 @@ describe('admin UI in Chromium', {skip: hasChromium ? false : `${CHROMIUM} is no
     await pager.getByText('Page 1 of 2').waitFor();
   });
 
+  test('a webhook can subscribe to a relayed Ghost site (a source) from the form', async () => {
+    const source = await page.evaluate(async () => {
+      const response = await fetch('/ghost/api/admin/sources/', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({sources: [{name: 'Old Ghost'}]})});
+      return (await response.json()).sources[0] as {id: string; name: string};
+    });
+    await page.locator('.crumbs a', {hasText: 'Rebuild bot'}).click();
+    await button('Add webhook').click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name').fill('Relay to the old receiver');
+    await dialog.getByLabel('Event').selectOption('post.published');
+    const options = await dialog.getByLabel('Source').locator('option').allTextContents();
+    assert.deepEqual(options, ['This site (Herald’s own content)', 'Relayed Ghost site: Old Ghost']);
+    await dialog.getByLabel('Source').selectOption(source.id);
+    await dialog.getByLabel('Target URL').fill(`${target}?relay=1`);
+    await dialog.getByRole('button', {name: 'Create webhook'}).click();
+    await expectToast('Webhook created.');
+    const hooks = await page.evaluate(async () => (await (await fetch('/ghost/api/admin/webhooks/?limit=all')).json()).webhooks as Array<{id: string; name: string; source_id: string | null}>);
+    const relayed = hooks.find((hook) => hook.name === 'Relay to the old receiver');
+    assert.equal(relayed?.source_id, source.id);
+    await page.goto(`${herald.url}/ghost/#/webhooks/${relayed!.id}`);
+    await page.locator('.facts', {hasText: 'Relayed Ghost site'}).waitFor();
+    // Back to Herald's own content: the edit form offers the same choice.
+    await button('Edit webhook').click();
+    await page.getByRole('dialog').getByLabel('Source').selectOption('');
+    await page.getByRole('dialog').getByRole('button', {name: 'Save webhook'}).click();
+    await expectToast('Webhook saved.');
+    const after = await page.evaluate(async (id) => (await (await fetch(`/ghost/api/admin/webhooks/${id}/`)).json()).webhooks[0].source_id, relayed!.id);
+    assert.equal(after, null);
+  });
+
   test('settings, tags, members and pages fire their events from the browser', async () => {
     const since = new Date(Date.now() - 1000).toISOString();
     // Settings › General

@@ -830,9 +830,18 @@ async function integrationView(id) {
   );
 }
 
-/** The add/edit webhook form fields. */
-function webhookFields(webhook) {
+/** The relayed Ghost sites (sources) a webhook may subscribe to instead of Herald's own content. */
+async function loadSources() {
+  return (await api('GET', '/sources/')).sources ?? [];
+}
+
+/** The add/edit webhook form fields; `sources` adds a Source select when there are any. */
+function webhookFields(webhook, sources = []) {
+  const source = h('select', {name: 'source_id'},
+    h('option', {value: ''}, 'This site (Herald\u2019s own content)'),
+    ...sources.map((s) => h('option', {value: s.id, selected: webhook?.source_id === s.id}, `Relayed Ghost site: ${s.name}`)));
   const controls = {
+    source,
     name: h('input', {type: 'text', name: 'name', value: webhook?.name ?? '', placeholder: 'Rebuild my site'}),
     event: eventSelect(webhook?.event),
     target_url: h('input', {type: 'url', name: 'target_url', value: webhook?.target_url ?? '', required: true, placeholder: 'https://example.com/hooks/ghost', spellcheck: 'false'}),
@@ -846,17 +855,19 @@ function webhookFields(webhook) {
     field('Secret', controls.secret, 'Signs every request (X-Ghost-Signature and Standard Webhooks headers).'),
     field('Filter (optional)', controls.filter, 'NQL on the resource, e.g. tag:news; leave empty for every event.'),
   ];
+  if (sources.length > 0) nodes.splice(2, 0, field('Source', controls.source, 'Where the events come from: this site, or a Ghost site relayed through Herald.'));
   return {controls, nodes};
 }
 
 async function addWebhook(integration) {
-  const {controls, nodes} = webhookFields(null);
+  const {controls, nodes} = webhookFields(null, await loadSources());
   const created = await modal({
     title: 'Add webhook',
     fields: nodes,
     submitLabel: 'Create webhook',
     submit: async () => {
       const item = {name: controls.name.value || null, event: controls.event.value, target_url: controls.target_url.value.trim(), integration_id: integration.id};
+      if (controls.source.value) item.source_id = controls.source.value;
       if (controls.secret.value) item.secret = controls.secret.value;
       if (controls.filter.value.trim()) item.filter = controls.filter.value.trim();
       return (await api('POST', '/webhooks/', {webhooks: [item]})).webhooks[0];
@@ -869,13 +880,13 @@ async function addWebhook(integration) {
 }
 
 async function editWebhook(webhook) {
-  const {controls, nodes} = webhookFields(webhook);
+  const {controls, nodes} = webhookFields(webhook, await loadSources());
   const saved = await modal({
     title: 'Edit webhook',
     fields: nodes,
     submitLabel: 'Save webhook',
     submit: async () => {
-      const item = {name: controls.name.value || null, event: controls.event.value, target_url: controls.target_url.value.trim(), filter: controls.filter.value.trim() || null};
+      const item = {name: controls.name.value || null, event: controls.event.value, target_url: controls.target_url.value.trim(), filter: controls.filter.value.trim() || null, source_id: controls.source.value || null};
       if (controls.secret.value) item.secret = controls.secret.value;
       return (await api('PUT', `/webhooks/${webhook.id}/`, {webhooks: [item]})).webhooks[0];
     },
@@ -976,6 +987,7 @@ async function webhookView(id, query) {
       h('dt', null, 'Status'), h('dd', null, webhookStatusPill(webhook), webhook.disabled_reason ? h('span', {class: 'muted small'}, ` ${webhook.disabled_reason}`) : null),
       h('dt', null, 'Last triggered'), h('dd', null, lastTriggered(webhook)),
       webhook.filter ? [h('dt', null, 'Filter'), h('dd', {class: 'mono'}, webhook.filter)] : null,
+      webhook.source_id ? [h('dt', null, 'Source'), h('dd', null, 'Relayed Ghost site ', h('code', null, webhook.source_id))] : null,
     ),
     h('div', {class: 'key-row spaced'}, h('label', {for: secretInput.id}, 'Signing secret'), secretInput, h('div', {class: 'key-actions'}, reveal)),
   );
