@@ -225,8 +225,11 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         .set({lease_owner: workerId, lease_expires_at: leaseUntil})
         .where('id', 'in', picked)
         // Re-checked in the same statement: on SQLite another process may have leased a row
-        // since the read (on PostgreSQL the row lock already rules that out).
-        .where('status', '=', 'pending')
+        // since the read (on PostgreSQL the row lock already rules that out). The status test is
+        // an expression on purpose: as a plain column test, SQLite walked every pending row
+        // through the deliveries_claim index instead of looking the ids up (4.6 ms per claim
+        // with 100,000 pending instead of well under 1 ms).
+        .where(sql<string>`coalesce(status, '')`, '=', 'pending')
         .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', nowIso)]))
         .returning(['id', 'event_id', 'webhook_id', 'attempt_count', 'next_attempt_at', 'next_trigger'])
         .execute();
