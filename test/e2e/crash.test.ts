@@ -3,17 +3,11 @@
 // and every event whose change was committed still arrives once the receiver is up.
 import {after, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
-import type {ChildProcess} from 'node:child_process';
 import http from 'node:http';
 import {once} from 'node:events';
 import {DIALECTS, createStore, type TestStore} from '../support/herald.ts';
 import {adminToken} from '../support/token.ts';
-import {freePort, killChildren, runHerald, startServe, storeArgs} from '../support/process.ts';
-
-/** Starts `herald serve` on the store with a fast retry schedule, once it is listening. */
-function startServer(store: TestStore): Promise<{child: ChildProcess; url: string}> {
-  return startServe(['--port', '0', ...storeArgs(store), '--allow-private-targets', '--retry-schedule', Array(30).fill('250ms').join(','), '--delivery-timeout', '2s'], {}, 20_000);
-}
+import {freePort, killChildren, runHerald, startFastRetryServe as startServer, storeArgs} from '../support/process.ts';
 
 for (const dialect of DIALECTS) {
   describe(`crash safety (${dialect})`, () => {

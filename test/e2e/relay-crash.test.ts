@@ -4,17 +4,12 @@
 // byte for byte, once the receiver is up.
 import {after, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
-import type {ChildProcess} from 'node:child_process';
 import http from 'node:http';
 import {once} from 'node:events';
 import {DIALECTS, createStore, type TestStore} from '../support/herald.ts';
 import {adminToken} from '../support/token.ts';
-import {freePort, killChildren, runHerald, startServe, storeArgs} from '../support/process.ts';
+import {freePort, killChildren, runHerald, startFastRetryServe as startServer, storeArgs} from '../support/process.ts';
 import {loadFixtures, sign} from '../relay/support.ts';
-
-function startServer(store: TestStore): Promise<{child: ChildProcess; url: string}> {
-  return startServe(['--port', '0', ...storeArgs(store), '--allow-private-targets', '--retry-schedule', Array(30).fill('250ms').join(','), '--delivery-timeout', '2s'], {}, 20_000);
-}
 
 for (const dialect of DIALECTS) {
   describe(`relay crash safety (${dialect})`, () => {

@@ -75,6 +75,15 @@ export function startServe(args: string[], env: Record<string, string> = {}, tim
   });
 }
 
+/**
+ * Starts `herald serve` on `store` for the crash tests: private targets allowed, 30 retries
+ * 250 ms apart and a 2 s delivery timeout, so deliveries that failed while a receiver was down
+ * arrive soon after it comes up.
+ */
+export function startFastRetryServe(store: TestStore): Promise<{child: ChildProcess; url: string; port: number}> {
+  return startServe(['--port', '0', ...storeArgs(store), '--allow-private-targets', '--retry-schedule', Array(30).fill('250ms').join(','), '--delivery-timeout', '2s'], {}, 20_000);
+}
+
 /** Sends SIGTERM and resolves to the exit code (rejects after `ms`). */
 export function terminate(child: ChildProcess, ms = 10_000): Promise<number | null> {
   return new Promise((resolve, reject) => {
