@@ -11,7 +11,7 @@ import type {Random} from './lib/ids.ts';
 import {HeraldError, validationError} from './lib/errors.ts';
 import {findNul} from './content/input.ts';
 import {errorHandler, notFoundHandler} from './admin-api/error-handler.ts';
-import {missingCredentials, notImplementedForIntegrations, verifyAdminToken, verifySession, type Principal} from './admin-api/auth.ts';
+import {createTokenCache, missingCredentials, notImplementedForIntegrations, verifyAdminToken, verifySession, type Principal} from './admin-api/auth.ts';
 import {registerAuthenticationRoutes} from './admin-api/authentication.ts';
 import {registerIntegrationRoutes} from './admin-api/integrations.ts';
 import {registerTagRoutes} from './admin-api/tags.ts';
@@ -112,6 +112,9 @@ export function buildApp(deps: Deps): FastifyInstance {
   // POST /ingest/ghost/:id/:event? for relayed Ghost sites: signed by the source, no Admin auth.
   registerIngestRoutes(app as unknown as FastifyInstance, deps);
 
+  // Verified Admin API tokens and imported keys, for this app's requests.
+  const tokens = createTokenCache();
+
   app.register(
     async (api) => {
       // Authentication for every Admin API route not marked public. The hook lives in this
@@ -124,7 +127,7 @@ export function buildApp(deps: Deps): FastifyInstance {
         const authorization = request.headers.authorization;
         let principal: Principal | null = null;
         if (authorization) {
-          principal = await verifyAdminToken(authorization, deps.database, now);
+          principal = await verifyAdminToken(authorization, deps.database, now, tokens);
         } else {
           principal = await verifySession(request, deps.database, new URL(deps.siteUrl()).origin, now);
         }

@@ -27,7 +27,7 @@ const AUDIENCE = /\/?admin\/?$/;
  * errors: 401 INVALID_AUTH_HEADER, 400 INVALID_JWT / MISSING_ADMIN_API_KID, 401
  * UNKNOWN_ADMIN_API_KEY / INVALID_API_KEY_TYPE / INVALID_JWT.
  */
-export async function verifyAdminToken(header: string, database: Database, now: Date): Promise<Principal> {
+export async function verifyAdminToken(header: string, database: Database, now: Date, cache: TokenCache): Promise<Principal> {
   const match = /^Ghost\s+(\S+)$/i.exec(header.trim());
   if (!match) {
     throw new HeraldError('Unauthorized', {
@@ -55,7 +55,7 @@ export async function verifyAdminToken(header: string, database: Database, now: 
     // A token whose signature was already verified with this same secret is not verified
     // again (clients reuse a token for a while: @tryghost/admin-api makes the same one within
     // a second); its time claims are checked afresh, exactly as jose checks them.
-    const seen = verifiedTokens.get(token);
+    const seen = cache.verified.get(token);
     let payload: JWTPayload;
     if (seen && seen.secret === key.secret) {
       payload = seen.payload;
@@ -66,9 +66,9 @@ export async function verifyAdminToken(header: string, database: Database, now: 
       // jose checks the signature, exp and nbf. maxAge is checked below as jsonwebtoken does it:
       // jose's maxTokenAge also refuses an iat in the future, which Ghost accepts (a client whose
       // clock runs a little ahead must not be locked out).
-      ({payload} = await jwtVerify(token, await hmacKey(key.secret), {algorithms: ['HS256'], currentDate: now}));
-      if (verifiedTokens.size >= VERIFIED_TOKEN_CACHE_SIZE) verifiedTokens.delete(verifiedTokens.keys().next().value!);
-      verifiedTokens.set(token, {secret: key.secret, payload});
+      ({payload} = await jwtVerify(token, await hmacKey(cache, key.secret), {algorithms: ['HS256'], currentDate: now}));
+      if (cache.verified.size >= VERIFIED_TOKEN_CACHE_SIZE) cache.verified.delete(cache.verified.keys().next().value!);
+      cache.verified.set(token, {secret: key.secret, payload});
     }
     const audiences = Array.isArray(payload.aud) ? payload.aud : payload.aud === undefined ? [] : [payload.aud];
     if (!audiences.some((aud) => AUDIENCE.test(aud))) {
@@ -88,22 +88,33 @@ export async function verifyAdminToken(header: string, database: Database, now: 
   return {kind: 'integration', integrationId: key.integration_id, apiKeyId: key.id};
 }
 
-/** Tokens whose signature verified, with the secret that verified them (oldest dropped first). */
-const verifiedTokens = new Map<string, {readonly secret: string; readonly payload: JWTPayload}>();
-const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+/**
+ * What Admin API key verification remembers between requests; one per app (buildApp makes it).
+ * `verified`: tokens whose signature verified, with the secret that verified them. `keys`: the
+ * imported HMAC key per hex secret (importing one costs more than verifying). Both drop their
+ * oldest entries first; a refreshed key has a new secret, so nothing stale can match.
+ */
+export interface TokenCache {
+  readonly verified: Map<string, {readonly secret: string; readonly payload: JWTPayload}>;
+  readonly keys: Map<string, Promise<CryptoKey>>;
+}
 
-/** Imported HMAC keys by hex secret: importing one costs more than the verification itself. */
-const hmacKeys = new Map<string, Promise<CryptoKey>>();
+/** An empty TokenCache. */
+export function createTokenCache(): TokenCache {
+  return {verified: new Map(), keys: new Map()};
+}
+
+const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 const HMAC_KEY_CACHE_SIZE = 1000;
 
-/** The verification key of an Admin API key's hex secret (cached; a refreshed key has a new secret). */
-function hmacKey(secretHex: string): Promise<CryptoKey> {
-  let key = hmacKeys.get(secretHex);
+/** The verification key of an Admin API key's hex secret. */
+function hmacKey(cache: TokenCache, secretHex: string): Promise<CryptoKey> {
+  let key = cache.keys.get(secretHex);
   if (!key) {
     key = crypto.subtle.importKey('raw', Buffer.from(secretHex, 'hex'), {name: 'HMAC', hash: 'SHA-256'}, false, ['verify']);
-    if (hmacKeys.size >= HMAC_KEY_CACHE_SIZE) hmacKeys.delete(hmacKeys.keys().next().value!);
-    hmacKeys.set(secretHex, key);
-    key.catch(() => hmacKeys.delete(secretHex));
+    if (cache.keys.size >= HMAC_KEY_CACHE_SIZE) cache.keys.delete(cache.keys.keys().next().value!);
+    cache.keys.set(secretHex, key);
+    key.catch(() => cache.keys.delete(secretHex));
   }
   return key;
 }
