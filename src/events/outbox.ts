@@ -100,20 +100,38 @@ export async function writeOutbox(
     source_id: null,
     created_at: stamp,
   }));
+  return insertEventsWithDeliveries(trx, dialect, eventRows, null, context);
+}
+
+/**
+ * The one write behind both outbox entries: `eventRows` (one source: null for Herald's own
+ * content, else a relay source), then a pending delivery for every `available` webhook of that
+ * source whose `event` is the event's name, in webhook creation order. On PostgreSQL it also
+ * queues the NOTIFYs that PostgreSQL sends at commit (never on rollback): `herald_events` with
+ * the event ids, and `herald_deliveries` when deliveries were written.
+ */
+async function insertEventsWithDeliveries(
+  trx: Transaction<DB>,
+  dialect: Database['dialect'],
+  eventRows: readonly EventsTable[],
+  sourceId: string | null,
+  context: {readonly now: Date; readonly random: Random},
+): Promise<OutboxResult> {
   await insertChunked(trx, 'events', eventRows);
   if (dialect === 'postgres') {
-    for (let start = 0; start < eventIds.length; start += IDS_PER_NOTIFY) {
-      await sql`select pg_notify(${EVENTS_CHANNEL}, ${eventIds.slice(start, start + IDS_PER_NOTIFY).join(',')})`.execute(trx);
+    for (let start = 0; start < eventRows.length; start += IDS_PER_NOTIFY) {
+      const ids = eventRows.slice(start, start + IDS_PER_NOTIFY).map((event) => event.id);
+      await sql`select pg_notify(${EVENTS_CHANNEL}, ${ids.join(',')})`.execute(trx);
     }
   }
 
-  const names = [...new Set(ordered.map((event) => event.name))];
+  const names = [...new Set(eventRows.map((event) => event.name))];
   const webhooks = await trx
     .selectFrom('webhooks')
     .select(['id', 'event'])
     .where('event', 'in', names)
     .where('status', '=', 'available')
-    .where('source_id', 'is', null)
+    .where('source_id', sourceId === null ? 'is' : '=', sourceId)
     .orderBy('created_at')
     .orderBy('id')
     .execute();
@@ -122,21 +140,29 @@ export async function writeOutbox(
 
   const pairs = eventRows.flatMap((event) => (byEvent.get(event.name) ?? []).map((webhookId) => ({eventId: event.id, webhookId})));
   if (pairs.length === 0) return {events: eventRows, deliveries: 0};
+  const stamp = context.now.toISOString();
   const deliveryIds = consecutiveIds(pairs.length, context.now, context.random);
   const deliveryRows = pairs.map((pair, i) => pendingDeliveryRow(deliveryIds[i]!, pair.eventId, pair.webhookId, stamp));
   await insertChunked(trx, 'deliveries', deliveryRows);
-  if (dialect === 'postgres') {
-    // Delivered to LISTENers at commit; a rollback discards it with everything else.
-    await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(trx);
-  }
+  if (dialect === 'postgres') await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(trx);
   return {events: eventRows, deliveries: deliveryRows.length};
+}
+
+/**
+ * After the commit of an outbox write (never before: nobody may see a signal for rows it
+ * cannot read yet): wakes this process's worker when deliveries were written, and hands the
+ * events to this process's listen feed.
+ */
+export function announceCommitted(deps: Pick<OutboxDeps, 'wake' | 'feed'>, written: {readonly events: readonly FiredEvent[]; readonly deliveries: number}): void {
+  if (written.deliveries > 0) deps.wake.notify();
+  if (written.events.length > 0) deps.feed.committed(written.events);
 }
 
 /**
  * Writes one relayed event (SPEC §13) inside `trx`: the events row with `source_id` set and the
  * upstream body as its payload, byte for byte, and a pending delivery for every `available`
- * webhook subscribed to that source and event. Notifies on PostgreSQL as writeOutbox does. The
- * caller wakes the worker and tells the feed after its commit.
+ * webhook subscribed to that source and event. Notifies on PostgreSQL as writeOutbox does. After
+ * its commit the caller calls announceCommitted.
  */
 export async function writeRelayedEvent(
   trx: Transaction<DB>,
@@ -150,7 +176,6 @@ export async function writeRelayedEvent(
   },
   context: {readonly now: Date; readonly random: Random},
 ): Promise<{readonly event: FiredEvent; readonly deliveries: number}> {
-  const stamp = context.now.toISOString();
   const row: EventsTable = {
     id: objectId(context.now, context.random),
     name: event.name,
@@ -158,24 +183,10 @@ export async function writeRelayedEvent(
     resource_id: event.resourceId ?? null,
     payload: event.payload,
     source_id: event.sourceId,
-    created_at: stamp,
+    created_at: context.now.toISOString(),
   };
-  await trx.insertInto('events').values(row).execute();
-  if (dialect === 'postgres') await sql`select pg_notify(${EVENTS_CHANNEL}, ${row.id})`.execute(trx);
-  const webhooks = await trx
-    .selectFrom('webhooks')
-    .select('id')
-    .where('source_id', '=', event.sourceId)
-    .where('event', '=', event.name)
-    .where('status', '=', 'available')
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
-  if (webhooks.length === 0) return {event: row, deliveries: 0};
-  const ids = consecutiveIds(webhooks.length, context.now, context.random);
-  await insertChunked(trx, 'deliveries', webhooks.map((webhook, i) => pendingDeliveryRow(ids[i]!, row.id, webhook.id, stamp)));
-  if (dialect === 'postgres') await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(trx);
-  return {event: row, deliveries: webhooks.length};
+  const written = await insertEventsWithDeliveries(trx, dialect, [row], event.sourceId, context);
+  return {event: row, deliveries: written.deliveries};
 }
 
 async function insertChunked<T extends 'events' | 'deliveries'>(trx: Transaction<DB>, table: T, rows: ReadonlyArray<DB[T]>): Promise<void> {
@@ -218,10 +229,8 @@ export function eventsFor(deps: OutboxDeps): WithEvents {
       settings: (trx, change) => record(trx, detectSettingsEvents(change)),
     };
     const result = await write(hooks);
-    // After commit only: the worker must never see a wake-up for rows it cannot read yet.
-    if (fired.length > 0) deps.feed.committed(fired);
+    announceCommitted(deps, {events: fired, deliveries});
     if (deliveries > 0) {
-      deps.wake.notify();
       // Let the in-process worker claim and send them before this request goes on to build
       // its response: the event reaches its receivers ~1 ms sooner, the response waits only
       // for the claim.

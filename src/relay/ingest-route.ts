@@ -12,6 +12,7 @@
 import type {FastifyInstance, FastifyReply, FastifyRequest} from 'fastify';
 import type {Deps} from '../app.ts';
 import {EVENT_NAMES} from '../events/names.ts';
+import {announceCommitted} from '../events/outbox.ts';
 import {HeraldError} from '../lib/errors.ts';
 import {checkGhostSignature, eventOfBody, recordIngest} from './ingest.ts';
 import {findSource} from './sources.ts';
@@ -75,8 +76,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: Deps): void {
         return reply.status(200).send({accepted: false, repeat: true});
       }
       // Committed: only now may the worker be woken and the 2xx be sent.
-      if (result.deliveries > 0) deps.wake.notify();
-      deps.feed.committed([result.event]);
+      announceCommitted(deps, {events: [result.event], deliveries: result.deliveries});
       request.log.info({source_id: source.id, event: event.name, event_id: result.event.id, deliveries: result.deliveries}, 'ingest accepted');
       return reply.status(202).send({accepted: true, event_id: result.event.id, deliveries: result.deliveries});
     };

@@ -10,7 +10,7 @@ import type {Logger} from 'pino';
 import type {Queryable} from '../db/database.ts';
 import {publishScheduledPost} from '../content/posts.ts';
 import {detectPostEvents} from '../events/detect.ts';
-import {writeOutbox, type OutboxDeps} from '../events/outbox.ts';
+import {announceCommitted, writeOutbox, type OutboxDeps} from '../events/outbox.ts';
 import type {FiredEvent} from '../listen/feed.ts';
 
 /** What the scheduler needs: the outbox's dependencies and, optionally, a logger. */
@@ -94,8 +94,7 @@ export async function publishDue(deps: SchedulerDeps, options: SchedulerOptions 
       if (change === null) continue; // another process has it, or it is no longer due
       round++;
       // After commit: the worker may now claim the deliveries.
-      if (deliveries > 0) deps.wake.notify();
-      if (fired.length > 0) deps.feed.committed(fired);
+      announceCommitted(deps, {events: fired, deliveries});
       deps.logger?.info({post_id: id, type: change.type, published_at: change.after?.row.published_at}, 'scheduled post published');
     }
     published += round;
