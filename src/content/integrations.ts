@@ -203,22 +203,24 @@ export async function refreshApiKey(q: Queryable, integrationId: string, keyId: 
 }
 
 /**
- * The `whsec_` secret of an integration's `herald listen` stream: made on first use and kept,
- * so a receiver configured with it keeps verifying across listener restarts. Two first uses
- * at once agree on one secret (the conditional update lets only one of them write).
+ * The `whsec_` secret of an integration's `herald listen` stream, with the integration's id and
+ * name: made on first use and kept, so a receiver configured with it keeps verifying across
+ * listener restarts. Two first uses at once agree on one secret (the conditional update lets
+ * only one of them write).
  */
-export async function listenSecretFor(q: Queryable, integrationId: string, random: Random): Promise<string> {
-  const read = () => q.selectFrom('integrations').select('listen_secret').where('id', '=', integrationId).executeTakeFirst();
-  const row = await read();
+export async function listenSecretFor(q: Queryable, integrationId: string, random: Random): Promise<{id: string; name: string; secret: string}> {
+  const read = () => q.selectFrom('integrations').select(['id', 'name', 'listen_secret']).where('id', '=', integrationId).executeTakeFirst();
+  let row = await read();
   if (!row) throw notFound('integration');
-  if (row.listen_secret) return row.listen_secret;
-  await q
-    .updateTable('integrations')
-    .set({listen_secret: generateWebhookSecret(random)})
-    .where('id', '=', integrationId)
-    .where('listen_secret', 'is', null)
-    .execute();
-  const made = await read();
-  if (!made?.listen_secret) throw notFound('integration');
-  return made.listen_secret;
+  if (!row.listen_secret) {
+    await q
+      .updateTable('integrations')
+      .set({listen_secret: generateWebhookSecret(random)})
+      .where('id', '=', integrationId)
+      .where('listen_secret', 'is', null)
+      .execute();
+    row = await read();
+  }
+  if (!row?.listen_secret) throw notFound('integration');
+  return {id: row.id, name: row.name, secret: row.listen_secret};
 }

@@ -70,8 +70,7 @@ export function registerListenRoutes(app: FastifyInstance, deps: Deps): void {
       });
     }
     const filter = parseEventFilter(request.query.events);
-    const secret = await listenSecretFor(deps.database.db, principal.integrationId, deps.random);
-    const integration = await deps.database.db.selectFrom('integrations').select(['id', 'name']).where('id', '=', principal.integrationId).executeTakeFirstOrThrow();
+    const {secret, ...integration} = await listenSecretFor(deps.database.db, principal.integrationId, deps.random);
 
     const response = reply.raw;
     const log = request.log.child({integration_id: integration.id});

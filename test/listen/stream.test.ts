@@ -8,6 +8,7 @@ import {DIALECTS, request, startHerald, staffSession, type TestHerald} from '../
 import {adminToken} from '../support/token.ts';
 import {createSseParser, type SseMessage} from '../../src/listen/sse.ts';
 import {parseEventFilter} from '../../src/listen/stream.ts';
+import {sign} from '../relay/support.ts';
 
 /** An open stream: its parsed messages so far, and a way to wait for more. */
 async function openStream(herald: TestHerald, key: string, query = '') {
@@ -91,8 +92,13 @@ for (const dialect of DIALECTS) {
       const stream = await openStream(herald, herald.integration.admin_key, '?events=tag.added,tag.deleted');
       await stream.until(() => stream.messages.length >= 1);
       const secret = JSON.parse(stream.messages[0]!.data).secret;
-      // A relayed event (source_id set) announced to the feed is not Herald's own content.
-      herald.feed.committed([{id: 'f'.repeat(24), name: 'tag.added', payload: '{"event":"tag.added"}', source_id: 'a'.repeat(24), created_at: new Date().toISOString()}]);
+      // A relayed event (a Ghost site's, through the ingest endpoint) is not Herald's own content.
+      const sources = await request(herald, 'POST', '/ghost/api/admin/sources/', {body: {sources: [{name: 'Upstream'}]}, headers: {authorization: await adminToken(herald.integration.admin_key)}});
+      assert.equal(sources.status, 201, sources.text);
+      const source = sources.body.sources[0];
+      const raw = '{"tag":{"current":{"id":"aaaaaaaaaaaaaaaaaaaaaaaa","name":"Relayed"}}}';
+      const ingested = await request(herald, 'POST', `${source.ingest_path}tag.added`, {body: raw, headers: {'x-ghost-signature': sign(raw, source.secret)}});
+      assert.equal(ingested.status, 202, ingested.text);
       // A write that fails validation commits nothing and announces nothing.
       await assert.rejects(herald.api.tags.add({name: ''}));
       const tag = await herald.api.tags.add({name: 'Streamed'});
@@ -103,7 +109,8 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(deliveries.map((m) => m.event), ['delivery', 'delivery']);
       const parsed = deliveries.map((m) => JSON.parse(m.data));
       assert.deepEqual(parsed.map((d) => d.event), ['tag.added', 'tag.deleted']);
-      const stored = await herald.database.db.selectFrom('events').select(['id', 'name', 'payload']).where('name', 'in', ['tag.added', 'tag.deleted']).orderBy('id').execute();
+      const stored = await herald.database.db.selectFrom('events').select(['id', 'name', 'payload']).where('name', 'in', ['tag.added', 'tag.deleted']).where('source_id', 'is', null).orderBy('id').execute();
+      assert.equal((await herald.database.db.selectFrom('events').select('id').where('source_id', '=', source.id).execute()).length, 1, 'the relayed event was committed');
       assert.deepEqual(parsed.map((d) => [d.id, d.event, d.body]), stored.map((row) => [row.id, row.name, row.payload]));
       assert.deepEqual(deliveries.map((m) => m.id), stored.map((row) => row.id));
       for (const delivery of parsed) {
