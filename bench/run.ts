@@ -34,6 +34,12 @@ interface Sizes {
   readonly ceilingRequests: number;
   readonly throughputWebhooks: number;
   readonly throughputPosts: number;
+  /**
+   * Posts published before the timed ones (their deliveries not counted), and as many bare
+   * requests before the ceiling's timed loop: both sides are measured warm, as a long-running
+   * server is, not while V8 still compiles their hot paths.
+   */
+  readonly warmUpPosts: number;
   readonly latencyPosts: number;
   readonly ratePerSecond: number;
   readonly fanout: number;
@@ -47,6 +53,7 @@ const FULL: Sizes = {
   ceilingRequests: 10_000,
   throughputWebhooks: 100,
   throughputPosts: 100,
+  warmUpPosts: 20,
   latencyPosts: 300,
   ratePerSecond: 30,
   fanout: 1000,
@@ -60,6 +67,7 @@ const QUICK: Sizes = {
   ceilingRequests: 2000,
   throughputWebhooks: 20,
   throughputPosts: 20,
+  warmUpPosts: 5,
   latencyPosts: 60,
   ratePerSecond: 30,
   fanout: 200,
@@ -321,14 +329,19 @@ async function paced(count: number, perSecond: number, fire: (i: number) => Prom
 // Scenarios
 
 /** A bare undici keep-alive loop: `requests` POSTs of a 5 KB JSON body at CONCURRENCY. */
-async function ceiling(receiver: Receiver, requests: number): Promise<{perSecond: number}> {
+async function ceiling(receiver: Receiver, requests: number, warmUp: number): Promise<{perSecond: number}> {
   const body = JSON.stringify({event: 'post.published', post: {current: {id: '0'.repeat(24), html: 'x'.repeat(5000)}}}).slice(0, 5120);
   const pool = new Pool(receiver.url, {connections: CONCURRENCY});
   const send = () => pool.request({method: 'POST', path: '/ceiling', headers: {'content-type': 'application/json'}, body}).then((r) => r.body.dump());
-  // Warm the connections first, as Herald's pool is warm after its first deliveries.
-  await Promise.all(Array.from({length: CONCURRENCY}, send));
-  await receiver.reset(false);
+  // Warm up first (the connections, and V8 on both sides), as much as Herald's turn does.
   let next = 0;
+  await Promise.all(
+    Array.from({length: CONCURRENCY}, async () => {
+      while (next++ < Math.max(warmUp, CONCURRENCY)) await send();
+    }),
+  );
+  await receiver.reset(false);
+  next = 0;
   const started = nowNs();
   await Promise.all(
     Array.from({length: CONCURRENCY}, async () => {
@@ -345,8 +358,8 @@ async function throughput(receiver: Receiver, databaseUrl: string | undefined, s
     await api.addWebhooks(sizes.throughputWebhooks, 'post.published', (i) => `${receiver.url}/throughput/${i}`);
     // Warm-up: one post (its deliveries open the connections), not counted.
     await receiver.reset(false);
-    await api.addPost('warm-up', 'published');
-    await receiver.waitFor(sizes.throughputWebhooks, 30_000);
+    for (let i = 0; i < sizes.warmUpPosts; i++) await api.addPost(`warm-up ${i}`, 'published');
+    await receiver.waitFor(sizes.throughputWebhooks * sizes.warmUpPosts, 60_000);
     await receiver.reset(false);
     const total = sizes.throughputWebhooks * sizes.throughputPosts;
     const started = nowNs();
@@ -465,7 +478,7 @@ type Scenario = (typeof SCENARIOS)[number];
 async function runScenario(name: Scenario, receiver: Receiver, databaseUrl: string | undefined, sizes: Sizes, ceilingPerSecond: number | null): Promise<Outcome> {
   switch (name) {
     case 'ceiling': {
-      const bare = await ceiling(receiver, sizes.ceilingRequests);
+      const bare = await ceiling(receiver, sizes.ceilingRequests, sizes.throughputWebhooks * sizes.warmUpPosts);
       return {
         json: {ceiling: {concurrency: CONCURRENCY, requests: sizes.ceilingRequests, perSecond: bare.perSecond}},
         rows: [['ceiling (bare undici)', `${Math.round(bare.perSecond)} req/s`, `${sizes.ceilingRequests} POSTs of 5 KB, ${CONCURRENCY} in flight`]],

@@ -10,8 +10,10 @@ import {fileURLToPath} from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 await build({
-  entryPoints: [path.join(root, 'src/cli.ts')],
-  outfile: path.join(root, 'dist/herald.mjs'),
+  // The sender thread (src/delivery/dispatcher.ts) loads its module beside the bundle.
+  entryPoints: {herald: path.join(root, 'src/cli.ts'), 'sender-thread': path.join(root, 'src/delivery/sender-thread.ts')},
+  outdir: path.join(root, 'dist'),
+  outExtension: {'.js': '.mjs'},
   bundle: true,
   platform: 'node',
   format: 'esm',

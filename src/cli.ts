@@ -331,7 +331,10 @@ async function serve(config: Config): Promise<number> {
     // Defence in depth: even if a header object is ever logged, credentials are censored.
     redact: {paths: ['req.headers.authorization', 'req.headers.cookie', '*.secret', '*.password'], censor: '[redacted]'},
   });
-  const database = await openDatabase(config);
+  const database = await openDatabase(config, {
+    backgroundCheckpoints: true,
+    onCheckpointError: (message) => logger.warn({err: {message}}, 'background WAL checkpoint failed; retrying'),
+  });
   let siteUrl = config.url;
   const wake = createWake();
   // One metrics registry for the process: /metrics shows what this process's worker recorded.

@@ -60,27 +60,41 @@ export function createSender(options: SenderOptions = {}): Sender {
     connect: options.lookup ? {lookup: options.lookup} : {},
   });
 
+  /**
+   * Parsed targets by URL string: a process sends to the same few URLs over and over, and
+   * parsing one (and building its Basic auth) cost more than a little per attempt.
+   */
+  const targets = new Map<string, Target | string>();
+  /** The controllers of running requests per outside signal: one listener per signal, not per request. */
+  const running = new WeakMap<AbortSignal, Set<AbortController>>();
+
+  function watch(signal: AbortSignal, controller: AbortController): () => void {
+    let set = running.get(signal);
+    if (!set) {
+      const created = new Set<AbortController>();
+      running.set(signal, created);
+      signal.addEventListener('abort', () => {
+        for (const c of created) c.abort();
+      }, {once: true});
+      set = created;
+    }
+    set.add(controller);
+    const owned = set;
+    return () => void owned.delete(controller);
+  }
+
   async function send(request: SendRequest): Promise<HttpResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
 
-    let url: URL;
-    try {
-      url = new URL(request.url);
-    } catch {
-      return {kind: 'error', code: 'INVALID_URL', message: 'not a URL', durationMs: elapsed()};
+    let target = targets.get(request.url);
+    if (target === undefined) {
+      target = parseTarget(request.url);
+      if (targets.size >= 1000) targets.delete(targets.keys().next().value!);
+      targets.set(request.url, target);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      return {kind: 'error', code: 'INVALID_URL', message: `unsupported protocol ${url.protocol}`, durationMs: elapsed()};
-    }
-
-    const headers: Record<string, string> = {...request.headers};
-    if (url.username || url.password) {
-      // Credentials in the target URL become Basic auth, as Ghost's HTTP client does.
-      const user = decodeURIComponent(url.username);
-      const pass = decodeURIComponent(url.password);
-      headers.Authorization = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
-    }
+    if (typeof target === 'string') return {kind: 'error', code: 'INVALID_URL', message: target, durationMs: elapsed()};
+    const headers: Record<string, string> = target.authorization ? {...request.headers, Authorization: target.authorization} : (request.headers as Record<string, string>);
 
     // One controller for the total time limit and for an abort from outside.
     const controller = new AbortController();
@@ -89,14 +103,13 @@ export function createSender(options: SenderOptions = {}): Sender {
       timedOut = true;
       controller.abort();
     }, request.timeoutMs);
-    const onExternalAbort = () => controller.abort();
-    request.signal?.addEventListener('abort', onExternalAbort, {once: true});
+    const unwatch = request.signal ? watch(request.signal, controller) : null;
     if (request.signal?.aborted) controller.abort();
 
     try {
       const response = await agent.request({
-        origin: url.origin,
-        path: `${url.pathname}${url.search}`,
+        origin: target.origin,
+        path: target.path,
         method: 'POST',
         headers,
         body: request.body,
@@ -107,20 +120,26 @@ export function createSender(options: SenderOptions = {}): Sender {
 
       // Read at most MAX_RESPONSE_BODY bytes; leaving the loop early destroys the stream (and
       // that connection), so a huge or endless body costs nothing more. A body cut short by the
-      // time limit keeps what arrived: the status line already decided the outcome.
-      const chunks: Buffer[] = [];
-      let size = 0;
-      try {
-        for await (const chunk of response.body) {
-          const buffer = chunk as Buffer;
-          chunks.push(buffer);
-          size += buffer.length;
-          if (size >= MAX_RESPONSE_BODY) break;
+      // time limit keeps what arrived: the status line already decided the outcome. An empty
+      // body (the usual answer) is not read chunk by chunk at all.
+      let body = '';
+      if (response.headers['content-length'] === '0') {
+        await response.body.dump().catch(() => {});
+      } else {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        try {
+          for await (const chunk of response.body) {
+            const buffer = chunk as Buffer;
+            chunks.push(buffer);
+            size += buffer.length;
+            if (size >= MAX_RESPONSE_BODY) break;
+          }
+        } catch {
+          // aborted or reset mid-body: keep what we have
         }
-      } catch {
-        // aborted or reset mid-body: keep what we have
+        body = Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BODY).toString('utf8').replace(/\u0000/g, '\uFFFD');
       }
-      const body = Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BODY).toString('utf8').replace(/\u0000/g, '\uFFFD');
       return {kind: 'response', status: response.statusCode, headers: flattenHeaders(response.headers), body, durationMs: elapsed()};
     } catch (error) {
       if (timedOut) return {kind: 'error', code: 'TIMEOUT', message: `timeout after ${request.timeoutMs} ms`, durationMs: elapsed()};
@@ -128,7 +147,7 @@ export function createSender(options: SenderOptions = {}): Sender {
       return {kind: 'error', ...describeError(error), durationMs: elapsed()};
     } finally {
       clearTimeout(timer);
-      request.signal?.removeEventListener('abort', onExternalAbort);
+      unwatch?.();
     }
   }
 
@@ -137,6 +156,30 @@ export function createSender(options: SenderOptions = {}): Sender {
     close: () => agent.close(),
     destroy: () => agent.destroy(),
   };
+}
+
+/** Where a target URL sends: origin, path with query, and Basic auth from its credentials. */
+interface Target {
+  readonly origin: string;
+  readonly path: string;
+  readonly authorization: string | null;
+}
+
+/** The parsed target, or why it cannot be sent to. */
+function parseTarget(raw: string): Target | string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return 'not a URL';
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `unsupported protocol ${url.protocol}`;
+  // Credentials in the target URL become Basic auth, as Ghost's HTTP client does.
+  const authorization =
+    url.username || url.password
+      ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
+      : null;
+  return {origin: url.origin, path: `${url.pathname}${url.search}`, authorization};
 }
 
 /** Lower-case header names; repeated headers joined with ", "; NULs (PostgreSQL refuses them) replaced. */

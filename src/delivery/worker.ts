@@ -12,7 +12,6 @@
  * commit, by LISTEN/NOTIFY on PostgreSQL, or when one of its own attempts finishes), until the
  * next scheduled retry is due, or until the slow safety-net poll; it never busy-loops.
  */
-import {setMaxListeners} from 'node:events';
 import os from 'node:os';
 import {sql} from 'kysely';
 import type {Logger} from 'pino';
@@ -26,8 +25,10 @@ import {listenOnChannels, type ChannelListener} from './pg-listen.ts';
 import {attemptHeaders, redactUrl} from './request.ts';
 import {nextDelay} from './retry-policy.ts';
 import {createSender, type Sender, type SenderOptions} from './sender.ts';
+import {inProcessDispatcher, threadDispatcher, type Dispatcher} from './dispatcher.ts';
 import {createGuardedLookup, literalTargetProblem} from './ssrf.ts';
 import type {AttemptOutcomeLabel, Metrics} from './metrics.ts';
+import {claimSqlite, disableSqlite, failingSinceSqlite, recordSqlite} from './worker-sqlite.ts';
 
 /** What the worker needs from the composition root (a subset of the app's Deps). */
 export interface WorkerDeps {
@@ -63,6 +64,12 @@ export interface WorkerOptions {
    * (default: the system resolver) is wrapped in the SSRF guard's vetting lookup.
    */
   readonly senderOptions?: SenderOptions;
+  /**
+   * Sign and send on a sender thread of this worker's own (dispatcher.ts), so claiming and
+   * recording keep this thread to themselves. Default true, unless `sender` or
+   * `senderOptions` is given (a function cannot cross to another thread): those run here.
+   */
+  readonly senderThread?: boolean;
   /** LISTEN on PostgreSQL for cross-process wake-ups. Default true on PostgreSQL. */
   readonly listen?: boolean;
 }
@@ -71,7 +78,7 @@ export interface WorkerOptions {
 export interface Worker {
   /** The lease owner name of this worker. */
   readonly id: string;
-  /** Resolves once the LISTEN connection (PostgreSQL) is in place; at once on SQLite. */
+  /** Resolves once the sender thread has loaded and the LISTEN connection (PostgreSQL) is in place. */
   readonly ready: Promise<void>;
   /** Attempts in flight now (sending or being recorded). */
   inFlight(): number;
@@ -85,7 +92,7 @@ export interface Worker {
 }
 
 /** A claimed delivery row. */
-interface ClaimedRow {
+export interface ClaimedRow {
   id: string;
   event_id: string;
   webhook_id: string;
@@ -96,7 +103,7 @@ interface ClaimedRow {
 }
 
 /** Everything one attempt needs, loaded once per claimed batch. */
-interface Job {
+export interface Job {
   readonly delivery: ClaimedRow;
   readonly event: {readonly name: string; readonly payload: string; readonly created_at: string; readonly source_id: string | null};
   readonly webhook: {readonly id: string; readonly target_url: string; readonly secret: string | null; readonly previous_secrets: string | null};
@@ -109,13 +116,42 @@ interface Finished {
   readonly startedAt: Date;
   readonly finishedAt: Date;
   readonly url: string;
-  readonly headers: Record<string, string>;
+  /** The request headers sent, as stored (JSON). */
+  readonly requestHeaders: string;
   readonly result: HttpResult;
   readonly outcome: Outcome;
 }
 
 /** How one recorded attempt left its delivery. */
 type Resolution = 'succeeded' | 'retry' | 'failed';
+
+/** What recording a batch of finished attempts writes; both engines' writers apply it. */
+export interface RecordPlan {
+  /** The delivery_attempts rows, in the batch's order. */
+  readonly attempts: readonly {
+    id: string;
+    delivery_id: string;
+    webhook_id: string;
+    attempt_number: number;
+    trigger: 'manual' | 'scheduled';
+    started_at: string;
+    duration_ms: number;
+    request_url: string;
+    request_headers: string;
+    response_status: number | null;
+    response_headers: string | null;
+    response_body: string | null;
+    error: string | null;
+  }[];
+  /** The new state of each delivery, in the batch's order. */
+  readonly updates: readonly {id: string; status: 'pending' | 'succeeded' | 'failed'; nextAt: string | null; lastAt: string; code: number | null; error: string | null}[];
+  /** last_triggered_* per webhook, from its latest attempt in the batch, in id order. */
+  readonly triggered: readonly {webhookId: string; at: string; status: string | null; error: string | null}[];
+  /** Webhooks whose endpoint answered 410 Gone. */
+  readonly gone: readonly string[];
+  /** Webhooks with a delivery that ran out of attempts, with that attempt's error. */
+  readonly exhausted: readonly {webhookId: string; error: string | null}[];
+}
 
 const DAY_MS = 86_400_000;
 /** Most attempts written in one recording transaction. */
@@ -138,22 +174,25 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   const leaseMs = timeoutMs + (options.leaseMarginMs ?? 10_000);
   const disableAfterMs = options.disableAfterMs ?? deps.config.disableAfterMs ?? 5 * DAY_MS;
   const workerId = (options.workerId ?? `${os.hostname()}:${process.pid}:${deps.random.bytes(4).toString('hex')}`).slice(0, 64);
-  const ownSender = !options.sender;
-  // The SSRF guard (SPEC §7): unless private targets are allowed, every name is resolved through
-  // the vetting lookup (composed with a given one). A given `sender` is used as it is.
-  const sender =
-    options.sender ??
-    createSender(
-      config.allowPrivateTargets ? options.senderOptions : {...options.senderOptions, lookup: createGuardedLookup(options.senderOptions?.lookup)},
-    );
   const log = logger.child({component: 'delivery', worker: workerId});
+  // The SSRF guard (SPEC §7): unless private targets are allowed, every name is resolved through
+  // the vetting lookup (composed with a given one; the sender thread builds its own). A given
+  // `sender` is used as it is, and left open at stop().
+  const inThread = options.senderThread ?? (!options.sender && !options.senderOptions);
+  const dispatcher: Dispatcher = inThread
+    ? threadDispatcher({
+        allowPrivateTargets: config.allowPrivateTargets,
+        onThreadError: (message) => log.error({err: {message}}, 'the sender thread stopped; its attempts failed and will be retried'),
+      })
+    : inProcessDispatcher(
+        options.sender ??
+          createSender(config.allowPrivateTargets ? options.senderOptions : {...options.senderOptions, lookup: createGuardedLookup(options.senderOptions?.lookup)}),
+      );
+  const ownDispatcher = inThread || !options.sender;
 
   /** In-flight attempts per webhook id, and their completions (for stop()). */
   const perWebhookCount = new Map<string, number>();
   const active = new Set<Promise<void>>();
-  /** Aborts attempts still running when stop()'s grace runs out. */
-  const shutdown = new AbortController();
-  setMaxListeners(0, shutdown.signal); // one listener per in-flight attempt
   /** Deliveries whose attempt was aborted by shutdown: leases to hand back. */
   const abandoned: string[] = [];
   let stopping = false;
@@ -273,6 +312,37 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     return {jobs, missing};
   }
 
+  /**
+   * Claims up to `free` due deliveries and loads what their attempts need. On SQLite one
+   * synchronous transaction does both (worker-sqlite.ts); elsewhere the claim, then one read
+   * of the events and webhooks. `missing`: leased rows that cannot be attempted now.
+   */
+  async function claimJobs(free: number): Promise<{jobs: Job[]; missing: string[]; full: boolean; collided: boolean}> {
+    if (database.syncTransaction) {
+      const now = clock.now();
+      checkedAt = now;
+      const nowIso = now.toISOString();
+      const saturated = [...perWebhookCount].filter(([, n]) => n >= perWebhook).map(([id]) => id);
+      const input = {
+        free,
+        roomOf: (webhookId: string) => perWebhook - (perWebhookCount.get(webhookId) ?? 0),
+        saturated,
+        nowIso,
+        leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
+        workerId,
+      };
+      return database.syncTransaction((prepare) => claimSqlite(prepare, input));
+    }
+    const {rows, full, collided} = await claim(free);
+    if (rows.length === 0) return {jobs: [], missing: [], full, collided};
+    try {
+      return {...(await loadJobs(rows)), full, collided};
+    } catch (error) {
+      await release(rows.map((row) => row.id)).catch(() => {}); // else they wait for the lease
+      throw error;
+    }
+  }
+
   // ---- the loop ------------------------------------------------------------------------
 
   /**
@@ -289,19 +359,11 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       checkedAt = clock.now();
       return false;
     }
-    const {rows, full, collided} = await claim(free);
+    const {jobs, missing, full, collided} = await claimJobs(free);
     // Another process leased some picked rows first: read again at once (those are leased
     // now, so the next read finds others). Bounded, so a stuck lock cannot make a busy loop.
-    if (rows.length === 0) return collided && ++collisions <= 3;
+    if (jobs.length === 0 && missing.length === 0) return collided && ++collisions <= 3;
     collisions = 0;
-    let loaded: Awaited<ReturnType<typeof loadJobs>>;
-    try {
-      loaded = await loadJobs(rows);
-    } catch (error) {
-      await release(rows.map((row) => row.id)).catch(() => {}); // else they wait for the lease
-      throw error;
-    }
-    const {jobs, missing} = loaded;
     const giveBack = [...missing];
     for (const job of jobs) {
       const id = job.webhook.id;
@@ -340,6 +402,9 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   }
 
   const loopDone = (async () => {
+    // No lease before attempts can start: a claim made while the sender thread still loads
+    // would hold its rows (and count that wait into their attempts).
+    await dispatcher.ready;
     while (!stopping) {
       let again = false;
       try {
@@ -381,23 +446,26 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
 
   async function attempt(job: Job): Promise<void> {
     const startedAt = clock.now();
-    const headers = attemptHeaders({
-      deliveryId: job.delivery.id,
-      body: job.event.payload,
-      secret: job.webhook.secret,
-      previousSecrets: job.webhook.previous_secrets,
-      now: startedAt,
-    });
     // !! NO transaction is open here, and none may be: the claim has committed, and the
     // record is a new short transaction after the response. Holding a transaction (or a
     // pooled connection) across a network call would let one slow endpoint stall the database.
     // net.connect never calls the lookup for an IP-literal host, so a literal target (perhaps
     // stored before the configuration changed) is checked here, before any connection.
     const blocked = config.allowPrivateTargets ? null : literalTargetProblem(job.webhook.target_url);
-    const result: HttpResult =
+    const input = {
+      deliveryId: job.delivery.id,
+      url: job.webhook.target_url,
+      body: job.event.payload,
+      bodyKey: job.delivery.event_id,
+      secret: job.webhook.secret,
+      previousSecrets: job.webhook.previous_secrets,
+      now: startedAt,
+      timeoutMs,
+    };
+    const {requestHeaders, result} =
       blocked !== null
-        ? {kind: 'error', code: 'BLOCKED', message: blocked, durationMs: 0}
-        : await sender.send({url: job.webhook.target_url, headers, body: job.event.payload, timeoutMs, signal: shutdown.signal});
+        ? {requestHeaders: JSON.stringify(attemptHeaders(input)), result: {kind: 'error', code: 'BLOCKED', message: blocked, durationMs: 0} satisfies HttpResult}
+        : await dispatcher.dispatch(input);
     if (result.kind === 'error' && result.code === 'ABORTED') {
       abandoned.push(job.delivery.id);
       return;
@@ -410,7 +478,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       startedAt,
       finishedAt,
       url: redactUrl(job.webhook.target_url),
-      headers,
+      requestHeaders,
       result,
       outcome,
     });
@@ -468,155 +536,191 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     flushing = null;
   }
 
+  /**
+   * What recording `batch` writes, decided here once for both engines: each delivery's new
+   * state (the retry schedule, Retry-After, a manual retry's single attempt), the attempt rows,
+   * each webhook's last_triggered_* from its latest attempt, and the webhooks to look at for
+   * disabling.
+   */
+  function planRecord(batch: readonly Finished[]): {plan: RecordPlan; resolutions: Resolution[]} {
+    const resolutions: Resolution[] = [];
+    const exhausted = new Map<string, Finished>();
+    const updates = batch.map((f) => {
+      let resolution: Resolution;
+      let nextAt: string | null = null;
+      if (f.outcome.kind === 'success') resolution = 'succeeded';
+      else if (f.outcome.kind === 'gone') resolution = 'failed';
+      // A manual retry of a finished delivery gets exactly one attempt: no schedule after it.
+      else if (f.job.delivery.next_trigger === 'manual_once') resolution = 'failed';
+      else {
+        const delay = nextDelay({
+          attempt: f.attemptNumber,
+          schedule: config.retrySchedule,
+          random: uniform(deps.random),
+          retryAfterMs: f.outcome.retryAfterMs ?? null,
+        });
+        resolution = delay === null ? 'failed' : 'retry';
+        if (delay !== null) nextAt = new Date(f.finishedAt.getTime() + delay).toISOString();
+        else exhausted.set(f.job.webhook.id, f);
+      }
+      resolutions.push(resolution);
+      return {
+        id: f.job.delivery.id,
+        status: resolution === 'retry' ? ('pending' as const) : resolution,
+        nextAt,
+        lastAt: f.startedAt.toISOString(),
+        code: f.outcome.status,
+        error: attemptError(f.outcome),
+      };
+    });
+    const latest = new Map<string, Finished>();
+    for (const f of batch) {
+      const seen = latest.get(f.job.webhook.id);
+      if (!seen || seen.startedAt <= f.startedAt) latest.set(f.job.webhook.id, f);
+    }
+    const plan: RecordPlan = {
+      attempts: batch.map((f) => ({
+        id: objectId(f.startedAt, deps.random),
+        delivery_id: f.job.delivery.id,
+        webhook_id: f.job.webhook.id,
+        attempt_number: f.attemptNumber,
+        trigger: f.job.delivery.next_trigger ? ('manual' as const) : ('scheduled' as const),
+        started_at: f.startedAt.toISOString(),
+        duration_ms: f.result.durationMs,
+        request_url: f.url,
+        request_headers: f.requestHeaders,
+        response_status: f.result.kind === 'response' ? f.result.status : null,
+        response_headers: f.result.kind === 'response' ? JSON.stringify(f.result.headers) : null,
+        response_body: f.result.kind === 'response' ? f.result.body : null,
+        error: attemptError(f.outcome),
+      })),
+      updates,
+      // In id order: two workers recording attempts of the same webhooks at once lock the rows
+      // in the same order (PostgreSQL), and a rare deadlock is retried by flush().
+      triggered: [...latest]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([webhookId, f]) => ({webhookId, at: f.startedAt.toISOString(), status: lastTriggeredStatus(f.outcome), error: lastTriggeredError(f.outcome)})),
+      gone: [...new Set(batch.filter((f) => f.outcome.kind === 'gone').map((f) => f.job.webhook.id))],
+      exhausted: [...exhausted].map(([webhookId, f]) => ({webhookId, error: attemptError(f.outcome)})),
+    };
+    return {plan, resolutions};
+  }
+
+  /** The reason stored on a webhook disabled after disableAfterMs of failures. */
+  function exhaustedReason(error: string | null): string {
+    const days = Math.round((disableAfterMs / DAY_MS) * 10) / 10;
+    return `Every delivery failed for ${days} ${days === 1 ? 'day' : 'days'} (last error: ${error})`;
+  }
+
   /** One short transaction: the attempt rows, the deliveries, the webhooks' last_triggered_*. */
   async function recordBatch(batch: readonly Finished[]): Promise<Resolution[]> {
     const now = clock.now();
-    return db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('delivery_attempts')
-        .values(
-          batch.map((f) => ({
-            id: objectId(f.startedAt, deps.random),
-            delivery_id: f.job.delivery.id,
-            webhook_id: f.job.webhook.id,
-            attempt_number: f.attemptNumber,
-            trigger: f.job.delivery.next_trigger ? ('manual' as const) : ('scheduled' as const),
-            started_at: f.startedAt.toISOString(),
-            duration_ms: f.result.durationMs,
-            request_url: f.url,
-            request_headers: JSON.stringify(f.headers),
-            response_status: f.result.kind === 'response' ? f.result.status : null,
-            response_headers: f.result.kind === 'response' ? JSON.stringify(f.result.headers) : null,
-            response_body: f.result.kind === 'response' ? f.result.body : null,
-            error: attemptError(f.outcome),
-          })),
-        )
-        .execute();
-
-      const resolutions: Resolution[] = [];
-      const exhausted = new Map<string, Finished>();
-      const updates = batch.map((f) => {
-        let resolution: Resolution;
-        let nextAt: string | null = null;
-        if (f.outcome.kind === 'success') resolution = 'succeeded';
-        else if (f.outcome.kind === 'gone') resolution = 'failed';
-        // A manual retry of a finished delivery gets exactly one attempt: no schedule after it.
-        else if (f.job.delivery.next_trigger === 'manual_once') resolution = 'failed';
-        else {
-          const delay = nextDelay({
-            attempt: f.attemptNumber,
-            schedule: config.retrySchedule,
-            random: uniform(deps.random),
-            retryAfterMs: f.outcome.retryAfterMs ?? null,
-          });
-          resolution = delay === null ? 'failed' : 'retry';
-          if (delay !== null) nextAt = new Date(f.finishedAt.getTime() + delay).toISOString();
-          else exhausted.set(f.job.webhook.id, f);
-        }
-        resolutions.push(resolution);
-        return {
-          id: f.job.delivery.id,
-          status: resolution === 'retry' ? 'pending' : resolution,
-          nextAt,
-          lastAt: f.startedAt.toISOString(),
-          code: f.outcome.status,
-          error: attemptError(f.outcome),
-        };
-      });
-      // One UPDATE for the whole batch: each column is a CASE over the delivery ids.
-      const column = (pick: (u: (typeof updates)[number]) => string | number | null, integer = false) =>
-        sql<any>`case id ${sql.join(
-          updates.map((u) => sql`when ${u.id} then ${integer ? sql`cast(${pick(u)} as integer)` : pick(u)}`),
-          sql` `,
-        )} end`;
-      const updated = await trx
-        .updateTable('deliveries')
-        .set({
-          status: column((u) => u.status),
-          attempt_count: sql<number>`attempt_count + 1`,
-          next_attempt_at: column((u) => u.nextAt),
-          last_attempt_at: column((u) => u.lastAt),
-          last_status_code: column((u) => u.code, true),
-          last_error: column((u) => u.error),
-          next_trigger: null,
-          lease_owner: null,
-          lease_expires_at: null,
-          updated_at: now.toISOString(),
+    const nowIso = now.toISOString();
+    const {plan, resolutions} = planRecord(batch);
+    const cutoff = new Date(now.getTime() - disableAfterMs).toISOString();
+    type Written = {lost: string[]; disabled: {webhookId: string; reason: string}[]};
+    const goneReason = 'The endpoint answered 410 Gone';
+    const {lost, disabled}: Written = database.syncTransaction
+      ? await database.syncTransaction((prepare) => {
+          const written: Written = {lost: recordSqlite(prepare, plan, workerId, nowIso), disabled: []};
+          // 410 Gone: the receiver asked to stop. Disable (never delete) the webhook; its other
+          // pending deliveries stay pending and are no longer claimed.
+          for (const webhookId of plan.gone) {
+            if (disableSqlite(prepare, webhookId, goneReason, nowIso)) written.disabled.push({webhookId, reason: goneReason});
+          }
+          // A webhook whose deliveries have only failed for disableAfterMs is disabled.
+          for (const {webhookId, error} of plan.exhausted) {
+            const reason = exhaustedReason(error);
+            if (failingSinceSqlite(prepare, webhookId, cutoff) && disableSqlite(prepare, webhookId, reason, nowIso)) written.disabled.push({webhookId, reason});
+          }
+          return written;
         })
-        .where(
-          'id',
-          'in',
-          updates.map((u) => u.id),
-        )
-        // Only while the lease is still ours: if it ran out and another worker took the
-        // delivery, that worker's attempt decides; this attempt is still in the log.
-        .where('lease_owner', '=', workerId)
-        .returning('id')
-        .execute();
-      if (updated.length < updates.length) {
-        const done = new Set(updated.map((u) => u.id));
-        for (const u of updates) if (!done.has(u.id)) log.warn({delivery_id: u.id}, 'delivery lease was lost before the attempt was recorded');
-      }
-
-      // last_triggered_* from the latest attempt per webhook, with the real status and error.
-      const latest = new Map<string, Finished>();
-      for (const f of batch) {
-        const seen = latest.get(f.job.webhook.id);
-        if (!seen || seen.startedAt <= f.startedAt) latest.set(f.job.webhook.id, f);
-      }
-      // One UPDATE for all of them, like the deliveries above. (Two workers recording attempts
-      // of the same webhooks at once: PostgreSQL locks the rows of one statement in the order
-      // it reaches them, and the records are short, so a rare deadlock is retried by flush().)
-      const triggered = [...latest].sort(([a], [b]) => a.localeCompare(b));
-      const byWebhook = (pick: (f: Finished) => string | null) =>
-        sql<any>`case id ${sql.join(
-          triggered.map(([id, f]) => sql`when ${id} then ${pick(f)}`),
-          sql` `,
-        )} end`;
-      await trx
-        .updateTable('webhooks')
-        .set({
-          last_triggered_at: byWebhook((f) => f.startedAt.toISOString()),
-          last_triggered_status: byWebhook((f) => lastTriggeredStatus(f.outcome)),
-          last_triggered_error: byWebhook((f) => lastTriggeredError(f.outcome)),
-        })
-        .where(
-          'id',
-          'in',
-          triggered.map(([id]) => id),
-        )
-        .execute();
-
-      // 410 Gone: the receiver asked to stop. Disable (never delete) the webhook; its other
-      // pending deliveries stay pending and are no longer claimed.
-      for (const webhookId of new Set(batch.filter((f) => f.outcome.kind === 'gone').map((f) => f.job.webhook.id))) {
-        await disable(trx, webhookId, 'The endpoint answered 410 Gone', now);
-      }
-
-      // A webhook whose deliveries have only failed for disableAfterMs is disabled.
-      for (const [webhookId, f] of exhausted) {
-        if (await failingSince(trx, webhookId, now)) {
-          const days = Math.round((disableAfterMs / DAY_MS) * 10) / 10;
-          await disable(trx, webhookId, `Every delivery failed for ${days} ${days === 1 ? 'day' : 'days'} (last error: ${attemptError(f.outcome)})`, now);
-        }
-      }
-      return resolutions;
-    });
+      : await db.transaction().execute(async (trx) => {
+          const written: Written = {lost: await recordKysely(trx, plan, nowIso), disabled: []};
+          for (const webhookId of plan.gone) {
+            if (await disable(trx, webhookId, goneReason, nowIso)) written.disabled.push({webhookId, reason: goneReason});
+          }
+          for (const {webhookId, error} of plan.exhausted) {
+            const reason = exhaustedReason(error);
+            if ((await failingSince(trx, webhookId, cutoff)) && (await disable(trx, webhookId, reason, nowIso))) written.disabled.push({webhookId, reason});
+          }
+          return written;
+        });
+    for (const id of lost) log.warn({delivery_id: id}, 'delivery lease was lost before the attempt was recorded');
+    for (const {webhookId, reason} of disabled) log.warn({webhook_id: webhookId, reason}, 'webhook disabled');
+    return resolutions;
   }
 
-  async function disable(trx: Queryable, webhookId: string, reason: string, now: Date): Promise<void> {
+  /** The plan as batched statements (PostgreSQL): one INSERT, one UPDATE per table. Returns the ids whose lease was lost. */
+  async function recordKysely(trx: Queryable, plan: RecordPlan, nowIso: string): Promise<string[]> {
+    await trx.insertInto('delivery_attempts').values([...plan.attempts]).execute();
+    // One UPDATE for the whole batch: each column is a CASE over the delivery ids.
+    const column = (pick: (u: RecordPlan['updates'][number]) => string | number | null, integer = false) =>
+      sql<any>`case id ${sql.join(
+        plan.updates.map((u) => sql`when ${u.id} then ${integer ? sql`cast(${pick(u)} as integer)` : pick(u)}`),
+        sql` `,
+      )} end`;
+    const updated = await trx
+      .updateTable('deliveries')
+      .set({
+        status: column((u) => u.status),
+        attempt_count: sql<number>`attempt_count + 1`,
+        next_attempt_at: column((u) => u.nextAt),
+        last_attempt_at: column((u) => u.lastAt),
+        last_status_code: column((u) => u.code, true),
+        last_error: column((u) => u.error),
+        next_trigger: null,
+        lease_owner: null,
+        lease_expires_at: null,
+        updated_at: nowIso,
+      })
+      .where(
+        'id',
+        'in',
+        plan.updates.map((u) => u.id),
+      )
+      // Only while the lease is still ours: if it ran out and another worker took the
+      // delivery, that worker's attempt decides; this attempt is still in the log.
+      .where('lease_owner', '=', workerId)
+      .returning('id')
+      .execute();
+    const done = new Set(updated.map((u) => u.id));
+    const lost = plan.updates.filter((u) => !done.has(u.id)).map((u) => u.id);
+
+    const byWebhook = (pick: (t: RecordPlan['triggered'][number]) => string | null) =>
+      sql<any>`case id ${sql.join(
+        plan.triggered.map((t) => sql`when ${t.webhookId} then ${pick(t)}`),
+        sql` `,
+      )} end`;
+    await trx
+      .updateTable('webhooks')
+      .set({
+        last_triggered_at: byWebhook((t) => t.at),
+        last_triggered_status: byWebhook((t) => t.status),
+        last_triggered_error: byWebhook((t) => t.error),
+      })
+      .where(
+        'id',
+        'in',
+        plan.triggered.map((t) => t.webhookId),
+      )
+      .execute();
+    return lost;
+  }
+
+  /** Disables a webhook that is still available; true when it did. */
+  async function disable(trx: Queryable, webhookId: string, reason: string, nowIso: string): Promise<boolean> {
     const updated = await trx
       .updateTable('webhooks')
-      .set({status: 'disabled', disabled_reason: reason, updated_at: now.toISOString()})
+      .set({status: 'disabled', disabled_reason: reason, updated_at: nowIso})
       .where('id', '=', webhookId)
       .where('status', '=', 'available')
       .executeTakeFirst();
-    if (Number(updated.numUpdatedRows) > 0) log.warn({webhook_id: webhookId, reason}, 'webhook disabled');
+    return Number(updated.numUpdatedRows) > 0;
   }
 
-  /** True when a delivery of the webhook failed at least disableAfterMs ago and none succeeded since. */
-  async function failingSince(trx: Queryable, webhookId: string, now: Date): Promise<boolean> {
-    const cutoff = new Date(now.getTime() - disableAfterMs).toISOString();
+  /** True when a delivery of the webhook failed at or before `cutoffIso` and none succeeded since. */
+  async function failingSince(trx: Queryable, webhookId: string, cutoffIso: string): Promise<boolean> {
     const success = await trx
       .selectFrom('deliveries')
       .select((eb) => eb.fn.max('last_attempt_at').as('at'))
@@ -628,7 +732,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       .select('id')
       .where('webhook_id', '=', webhookId)
       .where('status', '=', 'failed')
-      .where('created_at', '<=', cutoff)
+      .where('created_at', '<=', cutoffIso)
       .limit(1);
     if (success?.at) old = old.where('created_at', '>', success.at as string);
     return (await old.executeTakeFirst()) !== undefined;
@@ -668,7 +772,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   let stopped: Promise<void> | null = null;
   return {
     id: workerId,
-    ready: listener ? listener.ready : Promise.resolve(),
+    ready: Promise.all([listener?.ready, dispatcher.ready]).then(() => {}),
     inFlight: () => active.size,
     stop(stopOptions = {}) {
       stopped ??= (async () => {
@@ -680,7 +784,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         let timer: NodeJS.Timeout | undefined;
         const graceOver = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
         if ((await Promise.race([all.then(() => 'done' as const), graceOver])) === 'late') {
-          shutdown.abort();
+          dispatcher.abortAll();
           await all;
         }
         clearTimeout(timer);
@@ -691,7 +795,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
           log.warn({err: errorInfo(error)}, 'could not release the leases of aborted attempts; they run out on their own');
         }
         await listener?.close();
-        if (ownSender) await sender.destroy().catch(() => {});
+        if (ownDispatcher) await dispatcher.close().catch(() => {});
       })();
       return stopped;
     },

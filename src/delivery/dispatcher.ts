@@ -1,0 +1,189 @@
+/**
+ * Makes the HTTP attempt of one delivery: signs it for the attempt's instant and sends it.
+ * Two implementations of one port:
+ *
+ * - in-process: over a Sender on the worker's own thread (used when the caller brings its own
+ *   sender or DNS lookup, which cannot cross to another thread);
+ * - a sender thread (the default of `herald serve`): signing, undici and the socket writes run
+ *   on a second thread, so the worker's thread only claims and records. Under load the two
+ *   halves cost about the same, and a serving process could otherwise use one core only.
+ *
+ * Either way, no transaction is open while an attempt runs (the worker's rule), and an
+ * attempt never throws: every one ends as an HttpResult.
+ */
+import {Worker} from 'node:worker_threads';
+import type {HttpResult} from './outcome.ts';
+import {attemptHeaders} from './request.ts';
+import type {Sender} from './sender.ts';
+import type {FromThread, SenderThreadData, ThreadJob, ToThread} from './sender-thread.ts';
+
+/** One attempt to make. */
+export interface DispatchInput {
+  readonly deliveryId: string;
+  readonly url: string;
+  /** The exact body; `bodyKey` names it (the event id), so a batch carries each body once. */
+  readonly body: string;
+  readonly bodyKey: string;
+  readonly secret: string | null;
+  readonly previousSecrets: string | null;
+  /** The attempt's instant: the signatures' timestamp. */
+  readonly now: Date;
+  readonly timeoutMs: number;
+}
+
+/** What an attempt sent and what came of it. */
+export interface Dispatched {
+  /** The request headers sent, as JSON (what the delivery log stores). */
+  readonly requestHeaders: string;
+  readonly result: HttpResult;
+}
+
+/** Makes attempts. */
+export interface Dispatcher {
+  /** Resolves once attempts can start without delay (the sender thread has loaded). */
+  readonly ready: Promise<void>;
+  dispatch(input: DispatchInput): Promise<Dispatched>;
+  /** Fails every running attempt at once with the error code `ABORTED` (shutdown past its grace). */
+  abortAll(): void;
+  /** Lets running attempts finish, then closes every connection (and the thread). */
+  close(): Promise<void>;
+}
+
+/** Attempts on this thread, over `sender`. */
+export function inProcessDispatcher(sender: Sender): Dispatcher {
+  const aborter = new AbortController();
+  return {
+    ready: Promise.resolve(),
+    async dispatch(input) {
+      const headers = attemptHeaders(input);
+      const result = await sender.send({url: input.url, headers, body: input.body, timeoutMs: input.timeoutMs, signal: aborter.signal});
+      return {requestHeaders: JSON.stringify(headers), result};
+    },
+    abortAll: () => aborter.abort(),
+    close: () => sender.close(),
+  };
+}
+
+/** How the sender thread is started. */
+export interface ThreadDispatcherOptions extends SenderThreadData {
+  /** Hears about a sender thread that died (its running attempts fail; the next attempt starts a new one). */
+  readonly onThreadError?: (message: string) => void;
+}
+
+/** Attempts on a sender thread, started at once (and again after it died, on the next attempt). */
+export function threadDispatcher(options: ThreadDispatcherOptions): Dispatcher {
+  const waiting = new Map<number, (dispatched: Dispatched) => void>();
+  let thread: Worker | null = null;
+  let nextKey = 0;
+  /** Attempts started in this turn of the event loop, posted together. */
+  let outgoing: {bodies: Record<string, string>; jobs: ThreadJob[]} | null = null;
+  let closed: Promise<void> | null = null;
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+
+  const start = (): Worker => {
+    const [file, how] = entry();
+    const worker = new Worker(file, {
+      ...how,
+      workerData: {allowPrivateTargets: options.allowPrivateTargets} satisfies SenderThreadData,
+      execArgv: [],
+      // Its heap holds the attempts in flight and their answers (at most 16 KiB each).
+      resourceLimits: {maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16},
+    });
+    worker.unref(); // ref'd only while attempts run (see dispatch)
+    worker.on('message', (message: FromThread) => {
+      if (message.type === 'ready') {
+        onReady();
+        return;
+      }
+      for (const {key, requestHeaders, result} of message.results) {
+        const resolve = waiting.get(key);
+        waiting.delete(key);
+        resolve?.({requestHeaders, result});
+      }
+      if (waiting.size === 0) worker.unref();
+    });
+    const fail = (reason: string) => {
+      onReady(); // nobody waits for a thread that will not come
+      if (thread !== worker) return;
+      thread = null;
+      if (!closed) options.onThreadError?.(reason);
+      // Its attempts never finished: they fail (and are retried on the schedule).
+      const result: HttpResult = {kind: 'error', code: 'SENDER_THREAD', message: `the sender thread stopped: ${reason}`, durationMs: 0};
+      for (const resolve of waiting.values()) resolve({requestHeaders: '{}', result});
+      waiting.clear();
+    };
+    worker.on('error', (error) => fail(error.message));
+    worker.on('exit', (code) => fail(`exit code ${code}`));
+    return worker;
+  };
+
+  const flush = () => {
+    const batch = outgoing;
+    if (!batch) return;
+    outgoing = null;
+    thread ??= start();
+    thread.ref();
+    thread.postMessage({type: 'send', bodies: batch.bodies, jobs: batch.jobs} satisfies ToThread);
+  };
+
+  // Started now, not on the first attempt: loading the thread takes a moment (far longer from
+  // source), which would otherwise delay the first delivery after a start.
+  thread = start();
+
+  return {
+    ready,
+    dispatch(input) {
+      if (closed) {
+        return Promise.resolve({requestHeaders: '{}', result: {kind: 'error', code: 'ABORTED', message: 'the sender is closed', durationMs: 0}});
+      }
+      return new Promise<Dispatched>((resolve) => {
+        const key = nextKey++;
+        waiting.set(key, resolve);
+        if (!outgoing) {
+          outgoing = {bodies: {}, jobs: []};
+          queueMicrotask(flush);
+        }
+        outgoing.bodies[input.bodyKey] ??= input.body;
+        outgoing.jobs.push({
+          key,
+          deliveryId: input.deliveryId,
+          url: input.url,
+          bodyKey: input.bodyKey,
+          secret: input.secret,
+          previousSecrets: input.previousSecrets,
+          nowMs: input.now.getTime(),
+          timeoutMs: input.timeoutMs,
+        });
+      });
+    },
+    abortAll() {
+      thread?.postMessage({type: 'abort'} satisfies ToThread);
+    },
+    close() {
+      closed ??= (async () => {
+        if (outgoing) flush(); // attempts started in this turn go out before the close
+        const worker = thread;
+        if (!worker) return;
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        worker.postMessage({type: 'close'} satisfies ToThread);
+        const timer = setTimeout(() => void worker.terminate(), 5000);
+        await exited;
+        clearTimeout(timer);
+      })();
+      return closed;
+    },
+  };
+}
+
+/**
+ * The thread's module: the bundle's sibling when running from dist/. Running from source, a
+ * small script registers tsx in the thread first and then loads the TypeScript module (a
+ * loader flag given to a thread does not take effect for its own entry point on Node 20).
+ */
+function entry(): [string | URL, {eval?: boolean}] {
+  if (!import.meta.url.endsWith('.ts')) return [new URL('./sender-thread.mjs', import.meta.url), {}];
+  const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const module = JSON.stringify(new URL('./sender-thread.ts', import.meta.url).href);
+  return [`import(${api}).then((tsx) => { tsx.register(); return import(${module}); });`, {eval: true}];
+}

@@ -1,0 +1,153 @@
+/**
+ * The delivery worker's hot path on SQLite: claiming and recording as short prepared
+ * statements, one row at a time, inside one synchronous transaction (Database.syncTransaction).
+ *
+ * Why a second query path: on SQLite every statement runs in-process, so a statement per row
+ * costs a few microseconds, while building, compiling and preparing a Kysely query whose text
+ * changes with the batch size (an IN list, a CASE per column) cost more than the work itself,
+ * and a CASE over n ids is O(n²). PostgreSQL keeps the batched Kysely statements in worker.ts,
+ * where a round trip per row would be the expensive part. Both paths apply the same plan (what
+ * worker.ts decides per attempt), run under the same worker tests on both engines, and keep
+ * the same rules: a lease only on an available webhook's due, unleased row; a result recorded
+ * only while the lease is still ours.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import type {ClaimedRow, Job, RecordPlan} from './worker.ts';
+
+type Prepare = (sql: string) => BetterSqlite3.Statement;
+
+/** What one SQLite claim needs to know. */
+export interface SqliteClaimInput {
+  /** The most deliveries to lease. */
+  readonly free: number;
+  /** Free room per webhook, given how many of its attempts run here already. */
+  readonly roomOf: (webhookId: string) => number;
+  /** Webhooks with no room at all here (left out of the read). */
+  readonly saturated: readonly string[];
+  readonly nowIso: string;
+  readonly leaseUntil: string;
+  readonly workerId: string;
+}
+
+/** A claim's result: the jobs to start, and whether the read was full (more may be due). */
+export interface SqliteClaimResult {
+  readonly jobs: Job[];
+  /** Leased rows whose event or webhook is gone (the foreign keys make this a can't-happen): to release. */
+  readonly missing: string[];
+  readonly full: boolean;
+  /** Some picked rows were leased by another process between the read and the lease. */
+  readonly collided: boolean;
+}
+
+// The candidate read walks deliveries_claim in order and stops at the limit. The saturated
+// webhooks come as one JSON array, so the statement text (and its prepared plan) never changes.
+const CANDIDATES = `select d.id, d.webhook_id from deliveries d
+  where d.status = 'pending' and d.next_attempt_at <= @now and (d.lease_expires_at is null or d.lease_expires_at < @now)
+    and d.webhook_id not in (select id from webhooks where status <> 'available')
+    and d.webhook_id not in (select value from json_each(@saturated))
+  order by d.next_attempt_at, d.id limit @limit`;
+// Re-checks every condition: another process may have leased the row since the read.
+const LEASE = `update deliveries set lease_owner = @owner, lease_expires_at = @until
+  where id = @id and status = 'pending' and (lease_expires_at is null or lease_expires_at < @now)
+  returning id, event_id, webhook_id, attempt_count, next_attempt_at, next_trigger`;
+const WEBHOOK = `select id, target_url, secret, previous_secrets, status from webhooks where id = ?`;
+const EVENT = `select id, name, payload, created_at, source_id from events where id = ?`;
+
+/**
+ * Leases due deliveries (oldest due first, at most `free`, at most each webhook's room) and
+ * loads what their attempts need, all in the caller's transaction.
+ */
+export function claimSqlite(prepare: Prepare, input: SqliteClaimInput): SqliteClaimResult {
+  const found = prepare(CANDIDATES).all({now: input.nowIso, saturated: JSON.stringify(input.saturated), limit: input.free}) as {id: string; webhook_id: string}[];
+  const room = new Map<string, number>();
+  const webhooks = new Map<string, Job['webhook'] & {status: string}>();
+  const events = new Map<string, Job['event']>();
+  const lease = prepare(LEASE);
+  const jobs: Job[] = [];
+  const missing: string[] = [];
+  let collided = false;
+  for (const candidate of found) {
+    const left = room.get(candidate.webhook_id) ?? input.roomOf(candidate.webhook_id);
+    room.set(candidate.webhook_id, left - 1);
+    if (left <= 0) continue;
+    const delivery = lease.get({owner: input.workerId, until: input.leaseUntil, id: candidate.id, now: input.nowIso}) as ClaimedRow | undefined;
+    if (!delivery) {
+      collided = true;
+      continue;
+    }
+    let webhook = webhooks.get(delivery.webhook_id);
+    if (!webhook) {
+      webhook = prepare(WEBHOOK).get(delivery.webhook_id) as (Job['webhook'] & {status: string}) | undefined;
+      if (webhook) webhooks.set(webhook.id, webhook);
+    }
+    let event = events.get(delivery.event_id);
+    if (!event) {
+      event = prepare(EVENT).get(delivery.event_id) as Job['event'] | undefined;
+      if (event) events.set(delivery.event_id, event);
+    }
+    // The candidate read already left out unavailable webhooks, in this same transaction.
+    if (webhook && event) jobs.push({delivery, event, webhook});
+    else missing.push(delivery.id);
+  }
+  return {jobs, missing, full: found.length === input.free, collided};
+}
+
+const INSERT_ATTEMPT = `insert into delivery_attempts (id, delivery_id, webhook_id, attempt_number, trigger, started_at,
+  duration_ms, request_url, request_headers, response_status, response_headers, response_body, error)
+  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+// Only while the lease is still ours: if it ran out and another worker took the delivery,
+// that worker's attempt decides (this one is still in the log).
+const UPDATE_DELIVERY = `update deliveries set status = ?, attempt_count = attempt_count + 1, next_attempt_at = ?,
+  last_attempt_at = ?, last_status_code = ?, last_error = ?, next_trigger = null, lease_owner = null,
+  lease_expires_at = null, updated_at = ? where id = ? and lease_owner = ?`;
+const UPDATE_TRIGGERED = `update webhooks set last_triggered_at = ?, last_triggered_status = ?, last_triggered_error = ? where id = ?`;
+
+/** Writes a record plan in the caller's transaction; returns the ids whose lease was lost. */
+export function recordSqlite(prepare: Prepare, plan: RecordPlan, workerId: string, nowIso: string): string[] {
+  const insert = prepare(INSERT_ATTEMPT);
+  for (const a of plan.attempts) {
+    insert.run(
+      a.id,
+      a.delivery_id,
+      a.webhook_id,
+      a.attempt_number,
+      a.trigger,
+      a.started_at,
+      a.duration_ms,
+      a.request_url,
+      a.request_headers,
+      a.response_status,
+      a.response_headers,
+      a.response_body,
+      a.error,
+    );
+  }
+  const update = prepare(UPDATE_DELIVERY);
+  const lost: string[] = [];
+  for (const u of plan.updates) {
+    if (update.run(u.status, u.nextAt, u.lastAt, u.code, u.error, nowIso, u.id, workerId).changes === 0) lost.push(u.id);
+  }
+  const triggered = prepare(UPDATE_TRIGGERED);
+  for (const t of plan.triggered) triggered.run(t.at, t.status, t.error, t.webhookId);
+  return lost;
+}
+
+/**
+ * Disables a webhook that is still available; true when it did. (SQLite twin of the Kysely
+ * statement in worker.ts.)
+ */
+export function disableSqlite(prepare: Prepare, webhookId: string, reason: string, nowIso: string): boolean {
+  return (
+    prepare(`update webhooks set status = 'disabled', disabled_reason = ?, updated_at = ? where id = ? and status = 'available'`).run(reason, nowIso, webhookId)
+      .changes > 0
+  );
+}
+
+/** True when a delivery of the webhook failed at or before `cutoffIso` and none succeeded since. */
+export function failingSinceSqlite(prepare: Prepare, webhookId: string, cutoffIso: string): boolean {
+  const success = prepare(`select max(last_attempt_at) as at from deliveries where webhook_id = ? and status = 'succeeded'`).get(webhookId) as {at: string | null};
+  const old = prepare(
+    `select id from deliveries where webhook_id = @webhook and status = 'failed' and created_at <= @cutoff and (@success is null or created_at > @success) limit 1`,
+  ).get({webhook: webhookId, cutoff: cutoffIso, success: success.at ?? null});
+  return old !== undefined;
+}

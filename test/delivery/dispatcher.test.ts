@@ -1,0 +1,145 @@
+// The two dispatchers against real local receivers: the sender thread (what `herald serve`
+// uses) must send exactly what the in-process one sends, answer with the same results, keep
+// the SSRF guard, abort on shutdown, and survive its thread dying.
+import {after, before, describe, test} from 'node:test';
+import assert from 'node:assert/strict';
+import {inProcessDispatcher, threadDispatcher, type DispatchInput, type Dispatcher} from '../../src/delivery/dispatcher.ts';
+import {attemptHeaders} from '../../src/delivery/request.ts';
+import {createSender} from '../../src/delivery/sender.ts';
+import {startReceiver, type Receiver} from './helpers.ts';
+
+const BODY = JSON.stringify({post: {current: {id: '6b0a0a0a0a0a0a0a0a0a0a0a', title: 'Dispatch', html: '<p>é ✓</p>'}}});
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+describe('dispatchers', () => {
+  let r: Receiver;
+  const opened: Dispatcher[] = [];
+  const thread = (allowPrivateTargets = true, onThreadError?: (message: string) => void) => {
+    const d = threadDispatcher({allowPrivateTargets, onThreadError});
+    opened.push(d);
+    return d;
+  };
+  before(async () => {
+    r = await startReceiver(async (req, res) => {
+      if (req.path.startsWith('/hang')) return; // never answers
+      if (req.path === '/fail') {
+        res.writeHead(500, {'x-reason': 'boom'});
+        return void res.end('broken');
+      }
+      res.end();
+    });
+  });
+  after(async () => {
+    await Promise.all(opened.map((d) => d.close()));
+    await r.close();
+  });
+  const input = (path: string, extra: Partial<DispatchInput> = {}): DispatchInput => ({
+    deliveryId: `delivery-${path.slice(1)}`,
+    url: `${r.url}${path}`,
+    body: BODY,
+    bodyKey: 'event-1',
+    secret: SECRET,
+    previousSecrets: null,
+    now: new Date('2026-11-28T12:00:00.123Z'),
+    timeoutMs: 2000,
+    ...extra,
+  });
+
+  test('the thread sends what the in-process dispatcher sends: same headers, same body bytes', async () => {
+    const local = inProcessDispatcher(createSender());
+    opened.push(local);
+    const viaThread = thread();
+    await viaThread.ready;
+    const a = await local.dispatch(input('/same'));
+    const b = await viaThread.dispatch(input('/same'));
+    const expected = attemptHeaders(input('/same'));
+    assert.deepEqual(JSON.parse(a.requestHeaders), expected);
+    assert.deepEqual(JSON.parse(b.requestHeaders), expected);
+    const [first, second] = await r.waitFor(2, 3000, (x) => x.path === '/same');
+    assert.equal(second!.raw.toString('utf8'), BODY);
+    assert.deepEqual(second!.raw, first!.raw);
+    for (const name of ['x-ghost-signature', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'content-length', 'user-agent']) {
+      assert.equal(second!.headers[name], first!.headers[name], name);
+      assert.equal(second!.headers[name], expected[Object.keys(expected).find((k) => k.toLowerCase() === name)!], name);
+    }
+    assert.equal(a.result.kind, 'response');
+    assert.equal(b.result.kind, 'response');
+  });
+
+  test('many attempts in one turn share one message and all come back, each with its own id', async () => {
+    const d = thread();
+    const results = await Promise.all(Array.from({length: 40}, (_, i) => d.dispatch(input('/many', {deliveryId: `many-${i}`, bodyKey: `event-${i % 3}`}))));
+    assert.deepEqual(
+      results.map((x) => JSON.parse(x.requestHeaders)['webhook-id']),
+      Array.from({length: 40}, (_, i) => `many-${i}`),
+    );
+    assert.ok(results.every((x) => x.result.kind === 'response' && x.result.status === 200));
+    const got = await r.waitFor(40, 3000, (x) => x.path === '/many');
+    assert.ok(got.every((x) => x.body === BODY));
+  });
+
+  test('an error answer comes back whole: status, lower-case headers, body', async () => {
+    const {result} = await thread().dispatch(input('/fail'));
+    assert.equal(result.kind, 'response');
+    if (result.kind !== 'response') return;
+    assert.equal(result.status, 500);
+    assert.equal(result.headers['x-reason'], 'boom');
+    assert.equal(result.body, 'broken');
+  });
+
+  test('the SSRF guard holds in the thread: a name resolving to loopback is blocked, nothing arrives', async () => {
+    const before = r.received.length;
+    const port = new URL(r.url).port;
+    const {result} = await thread(false).dispatch(input('/x', {url: `http://localhost:${port}/guarded`}));
+    assert.equal(result.kind, 'error');
+    if (result.kind !== 'error') return;
+    assert.equal(result.code, 'BLOCKED');
+    assert.match(result.message, /^(127\.0\.0\.1|::1)$/);
+    assert.equal(r.received.length, before);
+  });
+
+  test('abortAll() ends a hanging attempt at once as ABORTED, not as a timeout', async () => {
+    const d = thread();
+    await d.ready;
+    const pending = d.dispatch(input('/hang-abort', {timeoutMs: 10_000}));
+    await r.waitFor(1, 3000, (x) => x.path === '/hang-abort');
+    const t0 = Date.now();
+    d.abortAll();
+    const {result} = await pending;
+    assert.equal(result.kind, 'error');
+    if (result.kind === 'error') assert.equal(result.code, 'ABORTED');
+    assert.ok(Date.now() - t0 < 1000, `aborted after ${Date.now() - t0} ms`);
+  });
+
+  test('a thread that dies fails its running attempts (SENDER_THREAD) and the next attempt gets a new thread', async () => {
+    const errors: string[] = [];
+    const d = thread(true, (message) => errors.push(message));
+    await d.ready;
+    const hanging = d.dispatch(input('/hang-death', {timeoutMs: 10_000}));
+    await r.waitFor(1, 3000, (x) => x.path === '/hang-death');
+    // A body that is not a string makes the thread's message handler throw: the thread dies.
+    const broken = await d.dispatch(input('/never', {body: 42 as unknown as string, bodyKey: 'broken'}));
+    assert.equal(broken.result.kind, 'error');
+    if (broken.result.kind === 'error') assert.equal(broken.result.code, 'SENDER_THREAD');
+    const {result} = await hanging;
+    assert.equal(result.kind, 'error');
+    if (result.kind === 'error') assert.equal(result.code, 'SENDER_THREAD');
+    assert.equal(errors.length, 1);
+    const again = await d.dispatch(input('/after-death'));
+    assert.equal(again.result.kind, 'response');
+    await r.waitFor(1, 3000, (x) => x.path === '/after-death');
+  });
+
+  test('close() waits for running attempts, and an attempt after close is ABORTED without a request', async () => {
+    const d = threadDispatcher({allowPrivateTargets: true});
+    const running = d.dispatch(input('/last'));
+    const closing = d.close();
+    assert.equal((await running).result.kind, 'response');
+    await closing;
+    const before = r.received.length;
+    const late = await d.dispatch(input('/late'));
+    assert.equal(late.result.kind, 'error');
+    if (late.result.kind === 'error') assert.equal(late.result.code, 'ABORTED');
+    assert.equal(r.received.length, before);
+  });
+});
