@@ -4,6 +4,9 @@
  *
  *   claim (read due rows, UPDATE … RETURNING a lease)  →  send (no transaction)  →  record (one short transaction)
  *
+ * Claiming and recording run on this thread (on SQLite through worker-sqlite.ts); signing and
+ * sending run on a sender thread by default (dispatcher.ts), so the two halves use two cores.
+ *
  * Any number of workers, in any number of processes, can share one database: a claim takes a
  * lease (on PostgreSQL with FOR UPDATE SKIP LOCKED, so concurrent claims pass each other by),
  * and an attempt whose worker died is retried once its lease has run out. Concurrency is
