@@ -27,7 +27,9 @@ function newest(dir) {
 function bundleIsFresh() {
   if (process.env.HERALD_FROM_SOURCE === '1') return false;
   try {
-    return fs.statSync(bundle).mtimeMs >= Math.max(newest(path.join(root, 'src')), fs.statSync(path.join(root, 'package.json')).mtimeMs);
+    // The sender thread's module is built beside the bundle; a bundle without it is not usable.
+    const built = Math.min(fs.statSync(bundle).mtimeMs, fs.statSync(path.join(root, 'dist/sender-thread.mjs')).mtimeMs);
+    return built >= Math.max(newest(path.join(root, 'src')), fs.statSync(path.join(root, 'package.json')).mtimeMs);
   } catch {
     return false;
   }
