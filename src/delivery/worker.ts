@@ -20,6 +20,7 @@ import {sql} from 'kysely';
 import type {Logger} from 'pino';
 import type {Config} from '../config.ts';
 import type {Database, Queryable} from '../db/database.ts';
+import type {DeliveryAttemptsTable} from '../db/schema.ts';
 import type {Clock} from '../lib/clock.ts';
 import {objectId, type Random} from '../lib/ids.ts';
 import {DELIVERY_CHANNEL, type Wake} from '../lib/wake.ts';
@@ -131,21 +132,7 @@ type Resolution = 'succeeded' | 'retry' | 'failed';
 /** What recording a batch of finished attempts writes; both engines' writers apply it. */
 export interface RecordPlan {
   /** The delivery_attempts rows, in the batch's order. */
-  readonly attempts: readonly {
-    id: string;
-    delivery_id: string;
-    webhook_id: string;
-    attempt_number: number;
-    trigger: 'manual' | 'scheduled';
-    started_at: string;
-    duration_ms: number;
-    request_url: string;
-    request_headers: string;
-    response_status: number | null;
-    response_headers: string | null;
-    response_body: string | null;
-    error: string | null;
-  }[];
+  readonly attempts: readonly DeliveryAttemptsTable[];
   /** The new state of each delivery, in the batch's order. */
   readonly updates: readonly {id: string; status: 'pending' | 'succeeded' | 'failed'; nextAt: string | null; lastAt: string; code: number | null; error: string | null}[];
   /** last_triggered_* per webhook, from its latest attempt in the batch, in id order. */
