@@ -137,10 +137,18 @@ export interface RecordPlan {
   readonly updates: readonly {id: string; status: 'pending' | 'succeeded' | 'failed'; nextAt: string | null; lastAt: string; code: number | null; error: string | null}[];
   /** last_triggered_* per webhook, from its latest attempt in the batch, in id order. */
   readonly triggered: readonly {webhookId: string; at: string; status: string | null; error: string | null}[];
-  /** Webhooks whose endpoint answered 410 Gone. */
-  readonly gone: readonly string[];
-  /** Webhooks with a delivery that ran out of attempts, with that attempt's error. */
-  readonly exhausted: readonly {webhookId: string; error: string | null}[];
+  /**
+   * Webhooks to disable (never delete), with the reason to store: at once when the endpoint
+   * answered 410 Gone; when a delivery ran out of attempts, only if the webhook's deliveries
+   * have failed, with no success since, for disableAfterMs (`ifFailingSince`, the cutoff).
+   */
+  readonly disable: readonly {webhookId: string; reason: string; ifFailingSince: string | null}[];
+}
+
+/** Why a webhook was disabled, for its log line. */
+interface Disabled {
+  readonly webhookId: string;
+  readonly reason: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -532,7 +540,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    * each webhook's last_triggered_* from its latest attempt, and the webhooks to look at for
    * disabling.
    */
-  function planRecord(batch: readonly Finished[]): {plan: RecordPlan; resolutions: Resolution[]} {
+  function planRecord(batch: readonly Finished[], now: Date): {plan: RecordPlan; resolutions: Resolution[]} {
+    const cutoff = new Date(now.getTime() - disableAfterMs).toISOString();
     const resolutions: Resolution[] = [];
     const exhausted = new Map<string, Finished>();
     const updates = batch.map((f) => {
@@ -590,8 +599,14 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       triggered: [...latest]
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([webhookId, f]) => ({webhookId, at: f.startedAt.toISOString(), status: lastTriggeredStatus(f.outcome), error: lastTriggeredError(f.outcome)})),
-      gone: [...new Set(batch.filter((f) => f.outcome.kind === 'gone').map((f) => f.job.webhook.id))],
-      exhausted: [...exhausted].map(([webhookId, f]) => ({webhookId, error: attemptError(f.outcome)})),
+      disable: [
+        ...[...new Set(batch.filter((f) => f.outcome.kind === 'gone').map((f) => f.job.webhook.id))].map((webhookId) => ({
+          webhookId,
+          reason: 'The endpoint answered 410 Gone',
+          ifFailingSince: null,
+        })),
+        ...[...exhausted].map(([webhookId, f]) => ({webhookId, reason: exhaustedReason(attemptError(f.outcome)), ifFailingSince: cutoff})),
+      ],
     };
     return {plan, resolutions};
   }
@@ -606,35 +621,24 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   async function recordBatch(batch: readonly Finished[]): Promise<Resolution[]> {
     const now = clock.now();
     const nowIso = now.toISOString();
-    const {plan, resolutions} = planRecord(batch);
-    const cutoff = new Date(now.getTime() - disableAfterMs).toISOString();
-    type Written = {lost: string[]; disabled: {webhookId: string; reason: string}[]};
-    const goneReason = 'The endpoint answered 410 Gone';
-    const {lost, disabled}: Written = database.syncTransaction
+    const {plan, resolutions} = planRecord(batch, now);
+    // The same writes on both engines: the plan, then each webhook to disable (see RecordPlan).
+    const {lost, disabled} = database.syncTransaction
       ? await database.syncTransaction((prepare) => {
-          const written: Written = {lost: recordSqlite(prepare, plan, workerId, nowIso), disabled: []};
-          // 410 Gone: the receiver asked to stop. Disable (never delete) the webhook; its other
-          // pending deliveries stay pending and are no longer claimed.
-          for (const webhookId of plan.gone) {
-            if (disableSqlite(prepare, webhookId, goneReason, nowIso)) written.disabled.push({webhookId, reason: goneReason});
+          const lostHere = recordSqlite(prepare, plan, workerId, nowIso);
+          const disabledHere: Disabled[] = [];
+          for (const d of plan.disable) {
+            if ((d.ifFailingSince === null || failingSinceSqlite(prepare, d.webhookId, d.ifFailingSince)) && disableSqlite(prepare, d.webhookId, d.reason, nowIso)) disabledHere.push(d);
           }
-          // A webhook whose deliveries have only failed for disableAfterMs is disabled.
-          for (const {webhookId, error} of plan.exhausted) {
-            const reason = exhaustedReason(error);
-            if (failingSinceSqlite(prepare, webhookId, cutoff) && disableSqlite(prepare, webhookId, reason, nowIso)) written.disabled.push({webhookId, reason});
-          }
-          return written;
+          return {lost: lostHere, disabled: disabledHere};
         })
       : await db.transaction().execute(async (trx) => {
-          const written: Written = {lost: await recordKysely(trx, plan, nowIso), disabled: []};
-          for (const webhookId of plan.gone) {
-            if (await disable(trx, webhookId, goneReason, nowIso)) written.disabled.push({webhookId, reason: goneReason});
+          const lostHere = await recordKysely(trx, plan, nowIso);
+          const disabledHere: Disabled[] = [];
+          for (const d of plan.disable) {
+            if ((d.ifFailingSince === null || (await failingSince(trx, d.webhookId, d.ifFailingSince))) && (await disable(trx, d.webhookId, d.reason, nowIso))) disabledHere.push(d);
           }
-          for (const {webhookId, error} of plan.exhausted) {
-            const reason = exhaustedReason(error);
-            if ((await failingSince(trx, webhookId, cutoff)) && (await disable(trx, webhookId, reason, nowIso))) written.disabled.push({webhookId, reason});
-          }
-          return written;
+          return {lost: lostHere, disabled: disabledHere};
         });
     for (const id of lost) log.warn({delivery_id: id}, 'delivery lease was lost before the attempt was recorded');
     for (const {webhookId, reason} of disabled) log.warn({webhook_id: webhookId, reason}, 'webhook disabled');

@@ -66,16 +66,23 @@ describe('dispatchers', () => {
     assert.equal(b.result.kind, 'response');
   });
 
-  test('many attempts in one turn share one message and all come back, each with its own id', async () => {
+  test('many attempts started in one turn (several events) all come back, each matched to its own delivery and body', async () => {
     const d = thread();
-    const results = await Promise.all(Array.from({length: 40}, (_, i) => d.dispatch(input('/many', {deliveryId: `many-${i}`, bodyKey: `event-${i % 3}`}))));
+    // Three events, three bodies: each batch carries each body once, keyed by event.
+    const bodyOf = (event: number) => JSON.stringify({event, post: {current: {title: `Event ${event}`}}});
+    const results = await Promise.all(
+      Array.from({length: 40}, (_, i) => d.dispatch(input('/many', {deliveryId: `many-${i}`, bodyKey: `event-${i % 3}`, body: bodyOf(i % 3)}))),
+    );
     assert.deepEqual(
       results.map((x) => JSON.parse(x.requestHeaders)['webhook-id']),
       Array.from({length: 40}, (_, i) => `many-${i}`),
     );
     assert.ok(results.every((x) => x.result.kind === 'response' && x.result.status === 200));
     const got = await r.waitFor(40, 3000, (x) => x.path === '/many');
-    assert.ok(got.every((x) => x.body === BODY));
+    for (const arrival of got) {
+      const i = Number(String(arrival.headers['webhook-id']).slice('many-'.length));
+      assert.equal(arrival.body, bodyOf(i % 3), `delivery many-${i} got its own event's body`);
+    }
   });
 
   test('an error answer comes back whole: status, lower-case headers, body', async () => {
