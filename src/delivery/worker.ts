@@ -76,6 +76,12 @@ export interface WorkerOptions {
   readonly senderThread?: boolean;
   /** LISTEN on PostgreSQL for cross-process wake-ups. Default true on PostgreSQL. */
   readonly listen?: boolean;
+  /**
+   * Finished attempts waiting to be written, at most, before the worker stops claiming. A slot
+   * frees as soon as its answer is in, so a stalled database must not let unrecorded attempts
+   * (each holding its response) pile up in memory. Default 400.
+   */
+  readonly maxUnrecorded?: number;
 }
 
 /** A running worker. */
@@ -84,7 +90,7 @@ export interface Worker {
   readonly id: string;
   /** Resolves once the sender thread has loaded and the LISTEN connection (PostgreSQL) is in place. */
   readonly ready: Promise<void>;
-  /** Attempts in flight now (sending or being recorded). */
+  /** Attempts in flight now (sent and waiting for an answer; recording happens after). */
   inFlight(): number;
   /**
    * Stops claiming, lets in-flight attempts finish and records them, then closes the LISTEN
@@ -164,6 +170,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   const concurrency = positive(options.concurrency, 128);
   const perWebhook = positive(options.perWebhookConcurrency, 8);
   const pollMs = positive(options.pollIntervalMs, 1000);
+  const maxUnrecorded = positive(options.maxUnrecorded, RECORD_BATCH * 2);
   /** Free slots worth a claim while other attempts are in flight. */
   const claimThreshold = Math.max(1, Math.min(32, Math.floor(concurrency / 4)));
   const timeoutMs = config.deliveryTimeoutMs;
@@ -350,6 +357,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    */
   async function round(): Promise<boolean> {
     const free = concurrency - active.size;
+    // Written attempts free their memory; until enough are, claim nothing more.
+    if (queue.length >= maxUnrecorded) return false;
     // While attempts are in flight, each one finishing wakes the loop: claim once a useful
     // number of slots is free rather than one query per finished attempt (an idle worker
     // claims at once, so a lone event waits for nothing).
@@ -442,6 +451,11 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     active.add(done);
   }
 
+  /**
+   * Makes one attempt; resolves once its answer is in, which frees its slot. Its record is
+   * queued by then and written with others a moment later (flush): the lease keeps the
+   * delivery from being claimed again until that commit, and stop() waits for it.
+   */
   async function attempt(job: Job): Promise<void> {
     const startedAt = clock.now();
     // !! NO transaction is open here, and none may be: the claim has committed, and the
@@ -470,7 +484,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     }
     const finishedAt = clock.now();
     const outcome = classify(result, timeoutMs, finishedAt.getTime());
-    await record({
+    record({
       job,
       attemptNumber: job.delivery.attempt_count + 1,
       startedAt,
@@ -484,24 +498,24 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
 
   // ---- recording -----------------------------------------------------------------------
 
-  const queue: {finished: Finished; done: () => void}[] = [];
+  const queue: Finished[] = [];
   let flushing: Promise<void> | null = null;
 
   /**
-   * Queues a finished attempt; resolves once its transaction has committed (or failed). The
-   * write starts a moment later, so attempts finishing together share one transaction: on
-   * the next turn of the event loop when few attempts run, after RECORD_DELAY_MS when many do
-   * (a commit per attempt was the worker's largest cost under load).
+   * Queues a finished attempt for writing. The write starts a moment later, so attempts
+   * finishing together share one transaction: on the next turn of the event loop when few
+   * attempts run, after RECORD_DELAY_MS when many do (a commit per attempt was the worker's
+   * largest cost under load). Nothing waits for it but stop() and the claim bound
+   * (maxUnrecorded): a failed write leaves the lease to run out, and the delivery is attempted
+   * again.
    */
-  function record(finished: Finished): Promise<void> {
-    return new Promise((done) => {
-      queue.push({finished, done});
-      if (flushing) return;
-      flushing = new Promise<void>((resolve) => {
-        const start = () => void flush().then(resolve);
-        if (active.size > claimThreshold) setTimeout(start, RECORD_DELAY_MS);
-        else setImmediate(start);
-      });
+  function record(finished: Finished): void {
+    queue.push(finished);
+    if (flushing) return;
+    flushing = new Promise<void>((resolve) => {
+      const start = () => void flush().then(resolve);
+      if (active.size > claimThreshold) setTimeout(start, RECORD_DELAY_MS);
+      else setImmediate(start);
     });
   }
 
@@ -511,10 +525,10 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       const batch = queue.splice(0, RECORD_BATCH);
       for (let attempt = 1; ; attempt++) {
         try {
-          const resolutions = await recordBatch(batch.map((b) => b.finished));
-          batch.forEach((b, i) => {
-            logAttempt(b.finished, resolutions[i]!);
-            observe(b.finished, resolutions[i]!);
+          const resolutions = await recordBatch(batch);
+          batch.forEach((f, i) => {
+            logAttempt(f, resolutions[i]!);
+            observe(f, resolutions[i]!);
           });
           break;
         } catch (error) {
@@ -525,11 +539,12 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
             continue;
           }
           // Nothing of the batch was written; the leases run out and the attempts are made again.
-          log.error({err: errorInfo(error), deliveries: batch.map((b) => b.finished.job.delivery.id)}, 'recording delivery attempts failed');
+          log.error({err: errorInfo(error), deliveries: batch.map((f) => f.job.delivery.id)}, 'recording delivery attempts failed');
           break;
         }
       }
-      for (const b of batch) b.done();
+      // A claim held back by the bound can go now.
+      if (!stopping) wake.notify();
     }
     flushing = null;
   }

@@ -3,6 +3,7 @@
 import {after, afterEach, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
 import {createHmac} from 'node:crypto';
+import pg from 'pg';
 import pino from 'pino';
 import {sql} from 'kysely';
 import {Webhook} from 'standardwebhooks';
@@ -567,6 +568,64 @@ for (const dialect of DIALECTS) {
         await sql`select pg_notify('herald_deliveries', '')`.execute(other.db);
         const [got] = await r.waitFor(1, 2000);
         assert.ok(got!.at - t0 < 200, `arrived after ${got!.at - t0} ms`);
+        await stopAll();
+      });
+
+      // A slot frees when its answer is in; the record is written after. To hold a record back,
+      // another connection locks the webhook row it updates (last_triggered_*). The claim only
+      // reads that row, so it is not held back. (On SQLite, records and claims take the same
+      // write lock, so this cannot be set apart there.)
+      const heldRecord = async (options: Parameters<typeof startWorker>[1]) => {
+        const r = await receiver();
+        const first = await insertWebhook(h.database, h.integration.id, {target_url: `${r.url}/first`});
+        const second = await insertWebhook(h.database, h.integration.id, {target_url: `${r.url}/second`});
+        const eventId = await insertEvent(h.database, BODY);
+        // The first is due earlier, so with one slot it is attempted first.
+        const [a] = await insertDeliveries(h.database, [{event_id: eventId, webhook_id: first, next_attempt_at: new Date(Date.now() - 1000).toISOString()}]);
+        const [b] = await insertDeliveries(h.database, [{event_id: eventId, webhook_id: second}]);
+        const lock = new pg.Client({connectionString: h.config.databaseUrl!});
+        await lock.connect();
+        await lock.query('begin');
+        await lock.query('select id from webhooks where id = $1 for update', [first]);
+        const w = worker({}, {concurrency: 1, pollIntervalMs: 5000, ...options});
+        await w.ready;
+        notifyAll();
+        await r.waitFor(1, 3000, (x) => x.path === '/first');
+        const release = async () => {
+          await lock.query('commit');
+          await lock.end();
+        };
+        return {r, a: a!, b: b!, release};
+      };
+
+      test('a finished attempt frees its slot before it is written: the next delivery does not wait for the record', async () => {
+        const {r, a, b, release} = await heldRecord({});
+        try {
+          await r.waitFor(1, 3000, (x) => x.path === '/second');
+          // The first attempt's record is still held back by the lock.
+          assert.equal((await deliveryRow(h.database, a)).status, 'pending');
+          assert.equal((await deliveryRow(h.database, a)).attempt_count, 0);
+        } finally {
+          await release();
+        }
+        await settled(h.database, a, 'succeeded');
+        await settled(h.database, b, 'succeeded');
+        assert.equal(r.received.length, 2, 'each delivered once');
+        await stopAll();
+      });
+
+      test('with maxUnrecorded attempts waiting to be written, nothing more is claimed until they are', async () => {
+        const {r, a, b, release} = await heldRecord({maxUnrecorded: 1});
+        try {
+          await sleep(500);
+          assert.equal(r.received.filter((x) => x.path === '/second').length, 0, 'claimed while the record was held back');
+          assert.equal((await deliveryRow(h.database, b)).lease_owner, null);
+        } finally {
+          await release();
+        }
+        await r.waitFor(1, 3000, (x) => x.path === '/second');
+        await settled(h.database, a, 'succeeded');
+        await settled(h.database, b, 'succeeded');
         await stopAll();
       });
     }
