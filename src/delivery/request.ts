@@ -3,7 +3,7 @@
  * attempt's instant. The body is the event's stored payload, never re-serialised.
  */
 import {GHOST_API_VERSION, HERALD_VERSION} from '../lib/version.ts';
-import {ghostSignature, signingSecrets, standardSignatures} from './signing.ts';
+import {ghostSignature, signingSecrets, standardSignatures, type SignedBody} from './signing.ts';
 
 /** The User-Agent of every delivery. */
 export const USER_AGENT = `Herald/${HERALD_VERSION} (+Ghost-compatible)`;
@@ -12,8 +12,8 @@ export const USER_AGENT = `Herald/${HERALD_VERSION} (+Ghost-compatible)`;
 export interface AttemptRequestInput {
   /** The delivery id: `webhook-id`, the same on every attempt (receivers dedupe on it). */
   readonly deliveryId: string;
-  /** The exact body (events.payload). */
-  readonly body: string;
+  /** The exact body (events.payload), or its UTF-8 bytes. */
+  readonly body: SignedBody;
   /** The webhook's current secret; signs both schemes. */
   readonly secret: string | null;
   /** webhooks.previous_secrets (JSON); unexpired entries add Standard Webhooks signatures. */
@@ -33,7 +33,7 @@ export function attemptHeaders(input: AttemptRequestInput): Record<string, strin
   const seconds = Math.floor(ms / 1000);
   const headers: Record<string, string> = {
     'Content-Type': 'application/json',
-    'Content-Length': String(Buffer.byteLength(input.body, 'utf8')),
+    'Content-Length': String(typeof input.body === 'string' ? Buffer.byteLength(input.body, 'utf8') : input.body.byteLength),
     'Content-Version': `v${GHOST_API_VERSION}`,
     'User-Agent': USER_AGENT,
   };

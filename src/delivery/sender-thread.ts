@@ -61,8 +61,11 @@ if (parentPort) {
     if (message.type === 'abort') aborter.abort();
     else if (message.type === 'close') void sender.close().finally(() => port.close());
     else {
+      // Each event's body is encoded once per message: every attempt signs and sends the bytes.
+      const encoded = new Map<string, Buffer>();
       for (const job of message.jobs) {
-        const body = message.bodies[job.bodyKey]!;
+        let body = encoded.get(job.bodyKey);
+        if (!body) encoded.set(job.bodyKey, (body = Buffer.from(message.bodies[job.bodyKey]!, 'utf8')));
         const headers = attemptHeaders({deliveryId: job.deliveryId, body, secret: job.secret, previousSecrets: job.previousSecrets, now: new Date(job.nowMs)});
         void sender.send({url: job.url, headers, body, timeoutMs: job.timeoutMs, signal: aborter.signal}).then((result) => {
           finished.push({key: job.key, requestHeaders: JSON.stringify(headers), result});

@@ -32,7 +32,8 @@ export interface SendRequest {
   readonly url: string;
   /** Exactly the headers to send (the sender adds only Authorization for credentials in the URL). */
   readonly headers: Readonly<Record<string, string>>;
-  readonly body: string;
+  /** The payload text, or its UTF-8 bytes (sent as they are). */
+  readonly body: string | Uint8Array;
   /** Total time allowed (connect, send, headers and body), in ms. */
   readonly timeoutMs: number;
   /** Aborts the attempt from outside (shutdown); the result is an error with code `ABORTED`. */

@@ -9,13 +9,20 @@ import {createHmac} from 'node:crypto';
 export const WHSEC_PREFIX = 'whsec_';
 
 /**
+ * A body to sign: the payload text, or its UTF-8 bytes. A sender signing one body for many
+ * webhooks encodes it once and passes the bytes; both give the same signatures.
+ */
+export type SignedBody = string | Uint8Array;
+
+/**
  * Ghost's exact header value: `sha256=<hex HMAC-SHA256(secret as UTF-8, body + tMs)>, t=<tMs>`.
  * The body and the millisecond timestamp are concatenated with no separator, and the secret
  * is used as its UTF-8 bytes even when it is a `whsec_` secret (that is what Ghost does).
  */
-export function ghostSignature(body: string, secret: string, tMs: number): string {
+export function ghostSignature(body: SignedBody, secret: string, tMs: number): string {
   const t = String(Math.trunc(tMs));
-  const hex = createHmac('sha256', Buffer.from(secret, 'utf8')).update(body + t, 'utf8').digest('hex');
+  // The HMAC is fed in two parts: the same bytes as body + t, without copying the body.
+  const hex = createHmac('sha256', Buffer.from(secret, 'utf8')).update(body).update(t).digest('hex');
   return `sha256=${hex}, t=${t}`;
 }
 
@@ -32,11 +39,12 @@ export function standardKey(secret: string): Buffer {
  * per secret, space-separated (several entries during a secret rotation). Empty secrets are
  * skipped; no secrets gives an empty string.
  */
-export function standardSignatures(id: string, timestampSeconds: number, body: string, secrets: readonly string[]): string {
-  const content = `${id}.${Math.trunc(timestampSeconds)}.${body}`;
+export function standardSignatures(id: string, timestampSeconds: number, body: SignedBody, secrets: readonly string[]): string {
+  // Signed content: `${id}.${timestamp}.${body}`, fed as the prefix and then the body.
+  const prefix = `${id}.${Math.trunc(timestampSeconds)}.`;
   return secrets
     .filter((secret) => secret !== '')
-    .map((secret) => `v1,${createHmac('sha256', standardKey(secret)).update(content, 'utf8').digest('base64')}`)
+    .map((secret) => `v1,${createHmac('sha256', standardKey(secret)).update(prefix).update(body).digest('base64')}`)
     .join(' ');
 }
 

@@ -32,6 +32,19 @@ describe('ghostSignature', () => {
     assert.match(ghostSignature('{}', 's', 1795853348172), /^sha256=[a-f0-9]{64}, t=1795853348172$/);
   });
 
+  test('the body as UTF-8 bytes gives the real header too (the sender thread signs bytes)', () => {
+    for (const file of files) {
+      const fixture = JSON.parse(fs.readFileSync(path.join(FIXTURES, file), 'utf8')) as {headers: [string, string][]; body: unknown};
+      const header = fixture.headers.find(([name]) => name.toLowerCase() === 'x-ghost-signature')![1];
+      const t = Number(/, t=(\d+)$/.exec(header)![1]);
+      assert.equal(ghostSignature(Buffer.from(JSON.stringify(fixture.body), 'utf8'), FIXTURE_SECRET, t), header, file);
+    }
+    // Multi-byte characters: the bytes are the UTF-8 of the text, not one byte per character.
+    const text = JSON.stringify({title: 'Ünïcödé ✓ 🚀'});
+    assert.equal(ghostSignature(Buffer.from(text, 'utf8'), 's', 5), ghostSignature(text, 's', 5));
+    assert.notEqual(ghostSignature(Buffer.from(text, 'latin1'), 's', 5), ghostSignature(text, 's', 5));
+  });
+
   test('a whsec_ secret is used as its UTF-8 text for Ghost (as Ghost does)', () => {
     const a = ghostSignature('{}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 1);
     const b = ghostSignature('{}', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 1);
@@ -56,6 +69,13 @@ describe('standardSignatures', () => {
 
   test('equals the official library signature', () => {
     assert.equal(standardSignatures(id, ts, body, [whsec]), new Webhook(whsec).sign(id, new Date(ts * 1000), body));
+  });
+
+  test('the body as UTF-8 bytes signs the same, and verifies with the official library', () => {
+    const bytes = Buffer.from(body, 'utf8');
+    const signature = standardSignatures(id, ts, bytes, [whsec, 'plain-old-secret']);
+    assert.equal(signature, standardSignatures(id, ts, body, [whsec, 'plain-old-secret']));
+    new Webhook(whsec).verify(body, {'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signature});
   });
 
   test('a non-whsec secret is used as UTF-8 bytes (library raw format)', () => {
@@ -144,6 +164,13 @@ describe('attemptHeaders', () => {
     const headers = attemptHeaders({deliveryId: 'd1', body, secret, previousSecrets, now});
     assert.equal(headers['X-Ghost-Signature'], ghostSignature(body, secret, now.getTime()));
     assert.equal(headers['webhook-signature'], standardSignatures('d1', 1795852801, body, [secret, 'old']));
+  });
+
+  test('the body as bytes gives the same headers (Content-Length counts bytes, not characters)', () => {
+    const fromText = attemptHeaders({deliveryId: 'd1', body, secret, previousSecrets: null, now});
+    const fromBytes = attemptHeaders({deliveryId: 'd1', body: Buffer.from(body, 'utf8'), secret, previousSecrets: null, now});
+    assert.deepEqual(fromBytes, fromText);
+    assert.equal(fromBytes['Content-Length'], String(body.length + 1)); // "é" is two bytes
   });
 
   test('without a secret there are no signature headers', () => {
