@@ -5,7 +5,7 @@
  */
 import type {LookupFunction} from 'node:net';
 import {performance} from 'node:perf_hooks';
-import {Agent} from 'undici';
+import {Agent, type Dispatcher} from 'undici';
 import type {HttpResult} from './outcome.ts';
 
 /** The most of a response body that is read and kept (bytes). */
@@ -66,25 +66,30 @@ export function createSender(options: SenderOptions = {}): Sender {
    * parsing one (and building its Basic auth) cost more than a little per attempt.
    */
   const targets = new Map<string, Target | string>();
-  /** The controllers of running requests per outside signal: one listener per signal, not per request. */
-  const running = new WeakMap<AbortSignal, Set<AbortController>>();
+  /** The aborts of running requests per outside signal: one listener per signal, not per request. */
+  const running = new WeakMap<AbortSignal, Set<() => void>>();
 
-  function watch(signal: AbortSignal, controller: AbortController): () => void {
+  function watch(signal: AbortSignal, abort: () => void): () => void {
     let set = running.get(signal);
     if (!set) {
-      const created = new Set<AbortController>();
+      const created = new Set<() => void>();
       running.set(signal, created);
       signal.addEventListener('abort', () => {
-        for (const c of created) c.abort();
+        for (const stop of created) stop();
       }, {once: true});
       set = created;
     }
-    set.add(controller);
+    set.add(abort);
     const owned = set;
-    return () => void owned.delete(controller);
+    return () => void owned.delete(abort);
   }
 
-  async function send(request: SendRequest): Promise<HttpResult> {
+  /**
+   * One POST through undici's dispatch API: a handler object per request, with no response
+   * stream, promise chain or AbortController in between (those were most of the cost of a
+   * request, and of the garbage made per attempt).
+   */
+  function send(request: SendRequest): Promise<HttpResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
 
@@ -94,62 +99,89 @@ export function createSender(options: SenderOptions = {}): Sender {
       if (targets.size >= 1000) targets.delete(targets.keys().next().value!);
       targets.set(request.url, target);
     }
-    if (typeof target === 'string') return {kind: 'error', code: 'INVALID_URL', message: target, durationMs: elapsed()};
+    if (typeof target === 'string') return Promise.resolve({kind: 'error', code: 'INVALID_URL', message: target, durationMs: elapsed()});
     const headers: Record<string, string> = target.authorization ? {...request.headers, Authorization: target.authorization} : (request.headers as Record<string, string>);
 
-    // One controller for the total time limit and for an abort from outside.
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, request.timeoutMs);
-    const unwatch = request.signal ? watch(request.signal, controller) : null;
-    if (request.signal?.aborted) controller.abort();
+    return new Promise<HttpResult>((resolve) => {
+      let done = false;
+      /** Why the attempt was stopped from here: the time limit or an abort from outside. */
+      let stopped: 'timeout' | 'aborted' | null = null;
+      /** undici's controller, once the request is on a connection. */
+      let controller: Dispatcher.DispatchController | null = null;
+      let status = 0;
+      let responseHeaders: Record<string, string> | null = null;
+      const chunks: Buffer[] = [];
+      let size = 0;
 
-    try {
-      const response = await agent.request({
-        origin: target.origin,
-        path: target.path,
-        method: 'POST',
-        headers,
-        body: request.body,
-        signal: controller.signal,
+      const finish = (result: HttpResult) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        unwatch?.();
+        resolve(result);
+      };
+      // Read at most MAX_RESPONSE_BODY bytes. A body cut short (the limit, the time limit, a
+      // reset) keeps what arrived: the status line already decided the outcome.
+      const response = (): HttpResult => ({
+        kind: 'response',
+        status,
+        headers: responseHeaders!,
+        body: size === 0 ? '' : Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BODY).toString('utf8').replace(/\u0000/g, '\uFFFD'),
+        durationMs: elapsed(),
+      });
+      const failed = (error: unknown): HttpResult => {
+        if (stopped === 'timeout') return {kind: 'error', code: 'TIMEOUT', message: `timeout after ${request.timeoutMs} ms`, durationMs: elapsed()};
+        if (stopped === 'aborted') return {kind: 'error', code: 'ABORTED', message: 'aborted', durationMs: elapsed()};
+        return {kind: 'error', ...describeError(error), durationMs: elapsed()};
+      };
+      // Before the request is on a connection (still connecting, or queued), the attempt ends
+      // at once and the request is dropped as soon as undici starts it.
+      const stop = (why: 'timeout' | 'aborted') => {
+        if (done || stopped) return;
+        stopped = why;
+        const reason = new Error(why);
+        if (controller) controller.abort(reason);
+        else finish(responseHeaders ? response() : failed(reason));
+      };
+      const timer = setTimeout(() => stop('timeout'), request.timeoutMs);
+      const unwatch = request.signal ? watch(request.signal, () => stop('aborted')) : null;
+      if (request.signal?.aborted) stop('aborted');
+      if (done) return;
+
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(started) {
+          if (stopped) started.abort(new Error(stopped));
+          else controller = started;
+        },
+        onResponseStart(_controller, statusCode, incoming) {
+          status = statusCode;
+          responseHeaders = flattenHeaders(incoming);
+        },
+        onResponseData(own, chunk) {
+          if (done) return;
+          chunks.push(chunk);
+          size += chunk.length;
+          // Enough kept: leaving now drops that connection, so a huge or endless body costs nothing more.
+          if (size >= MAX_RESPONSE_BODY) {
+            finish(response());
+            own.abort(new Error('response body limit reached'));
+          }
+        },
+        onResponseEnd() {
+          finish(response());
+        },
+        onResponseError(_controller, error) {
+          finish(responseHeaders ? response() : failed(error));
+        },
+      };
+      try {
         // Never follow redirects: a bare Agent (no redirect interceptor composed) returns the
         // 3xx itself, and a 3xx is a failed attempt.
-      });
-
-      // Read at most MAX_RESPONSE_BODY bytes; leaving the loop early destroys the stream (and
-      // that connection), so a huge or endless body costs nothing more. A body cut short by the
-      // time limit keeps what arrived: the status line already decided the outcome. An empty
-      // body (the usual answer) is not read chunk by chunk at all.
-      let body = '';
-      if (response.headers['content-length'] === '0') {
-        await response.body.dump().catch(() => {});
-      } else {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        try {
-          for await (const chunk of response.body) {
-            const buffer = chunk as Buffer;
-            chunks.push(buffer);
-            size += buffer.length;
-            if (size >= MAX_RESPONSE_BODY) break;
-          }
-        } catch {
-          // aborted or reset mid-body: keep what we have
-        }
-        body = Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BODY).toString('utf8').replace(/\u0000/g, '\uFFFD');
+        agent.dispatch({origin: target.origin, path: target.path, method: 'POST', headers, body: request.body}, handler);
+      } catch (error) {
+        finish(failed(error));
       }
-      return {kind: 'response', status: response.statusCode, headers: flattenHeaders(response.headers), body, durationMs: elapsed()};
-    } catch (error) {
-      if (timedOut) return {kind: 'error', code: 'TIMEOUT', message: `timeout after ${request.timeoutMs} ms`, durationMs: elapsed()};
-      if (request.signal?.aborted) return {kind: 'error', code: 'ABORTED', message: 'aborted', durationMs: elapsed()};
-      return {kind: 'error', ...describeError(error), durationMs: elapsed()};
-    } finally {
-      clearTimeout(timer);
-      unwatch?.();
-    }
+    });
   }
 
   return {
