@@ -151,6 +151,9 @@ for (const dialect of DIALECTS) {
         assert.equal(delivery.lease_owner, null);
         assert.equal(delivery.lease_expires_at, null);
         assert.equal(delivery.last_attempt_at, null);
+        assert.equal(delivery.last_status_code, null);
+        assert.equal(delivery.last_error, null);
+        assert.equal(delivery.next_trigger, null);
       }
       for (const event of events) {
         assert.equal(event.source_id, null);
