@@ -125,6 +125,27 @@ describe('sender', () => {
     assert.equal(result.kind === 'error' && result.code, 'ABORTED');
   });
 
+  test('the limit also ends a request still waiting for a connection, and the next in line still goes', async () => {
+    // One connection per origin: the second request waits behind the first, which hangs.
+    const single = createSender({connectionsPerOrigin: 1});
+    try {
+      const first = single.send({url: `${r.url}/hang`, headers: HEADERS, body: '{}', timeoutMs: 1500});
+      await sleep(50);
+      const t0 = Date.now();
+      const queued = await single.send({url: `${r.url}/queued`, headers: HEADERS, body: '{}', timeoutMs: 300});
+      assert.equal(queued.kind === 'error' && queued.code, 'TIMEOUT');
+      assert.ok(Date.now() - t0 < 1000, `ended after ${Date.now() - t0} ms, not when the connection came free`);
+      const hung = await first;
+      assert.equal(hung.kind === 'error' && hung.code, 'TIMEOUT');
+      // The dropped request never reaches the receiver; a new one gets the freed connection.
+      const next = await single.send({url: `${r.url}/after`, headers: HEADERS, body: '{}', timeoutMs: 1000});
+      assert.equal(next.kind === 'response' && next.status, 200);
+      assert.equal(r.received.filter((x) => x.path === '/queued').length, 0);
+    } finally {
+      await single.destroy();
+    }
+  });
+
   test('credentials in the URL are sent as Basic auth', async () => {
     const url = `${r.url.replace('http://', 'http://user:p%40ss@')}/auth`;
     const result = await sender.send({url, headers: HEADERS, body: '{}', timeoutMs: 1000});
