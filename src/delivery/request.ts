@@ -47,6 +47,9 @@ export function attemptHeaders(input: AttemptRequestInput): Record<string, strin
 
 /** A URL safe to store and log: any password in it is replaced by `***`. */
 export function redactUrl(url: string): string {
+  // Credentials come before an "@": without one there is nothing to hide (and no URL to parse
+  // on every attempt).
+  if (!url.includes('@')) return url;
   try {
     const parsed = new URL(url);
     if (!parsed.password) return url;

@@ -749,6 +749,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
 
   /** One log line per attempt: ids, event, status, duration, outcome; never a secret or a full URL. */
   function logAttempt(f: Finished, resolution: Resolution): void {
+    // At the default level successes are not logged: do not build their lines.
+    if (f.outcome.kind === 'success' && !log.isLevelEnabled('info')) return;
     const line = {
       delivery_id: f.job.delivery.id,
       webhook_id: f.job.webhook.id,

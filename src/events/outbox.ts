@@ -136,7 +136,11 @@ async function insertEventsWithDeliveries(
     .orderBy('id')
     .execute();
   const byEvent = new Map<string, string[]>();
-  for (const webhook of webhooks) byEvent.set(webhook.event, [...(byEvent.get(webhook.event) ?? []), webhook.id]);
+  for (const webhook of webhooks) {
+    const ids = byEvent.get(webhook.event);
+    if (ids) ids.push(webhook.id);
+    else byEvent.set(webhook.event, [webhook.id]);
+  }
 
   const pairs = eventRows.flatMap((event) => (byEvent.get(event.name) ?? []).map((webhookId) => ({eventId: event.id, webhookId})));
   if (pairs.length === 0) return {events: eventRows, deliveries: 0};
