@@ -4,9 +4,9 @@
  *
  * Why a second query path: on SQLite every statement runs in-process, so a statement per row
  * costs a few microseconds, while building, compiling and preparing a Kysely query whose text
- * changes with the batch size (an IN list, a CASE per column) cost more than the work itself,
- * and a CASE over n ids is O(n²). PostgreSQL keeps the batched Kysely statements in worker.ts,
- * where a round trip per row would be the expensive part. Both paths apply the same plan (what
+ * changes with the batch size (an IN list, a CASE per column) cost more than the work itself.
+ * PostgreSQL keeps batched statements in worker.ts (a round trip per row would be the expensive
+ * part there): the claim in Kysely, the record as arrays joined with unnest(). Both paths apply the same plan (what
  * worker.ts decides per attempt), run under the same worker tests on both engines, and keep
  * the same rules: a lease only on an available webhook's due, unleased row; a result recorded
  * only while the lease is still ours.

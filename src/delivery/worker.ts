@@ -648,7 +648,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
           return {lost: lostHere, disabled: disabledHere};
         })
       : await db.transaction().execute(async (trx) => {
-          const lostHere = await recordKysely(trx, plan, nowIso);
+          const lostHere = await recordPostgres(trx, plan, nowIso);
           const disabledHere: Disabled[] = [];
           for (const d of plan.disable) {
             if ((d.ifFailingSince === null || (await failingSince(trx, d.webhookId, d.ifFailingSince))) && (await disable(trx, d.webhookId, d.reason, nowIso))) disabledHere.push(d);
@@ -660,60 +660,42 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     return resolutions;
   }
 
-  /** The plan as batched statements (PostgreSQL): one INSERT, one UPDATE per table. Returns the ids whose lease was lost. */
-  async function recordKysely(trx: Queryable, plan: RecordPlan, nowIso: string): Promise<string[]> {
-    await trx.insertInto('delivery_attempts').values([...plan.attempts]).execute();
-    // One UPDATE for the whole batch: each column is a CASE over the delivery ids.
-    const column = (pick: (u: RecordPlan['updates'][number]) => string | number | null, integer = false) =>
-      sql<any>`case id ${sql.join(
-        plan.updates.map((u) => sql`when ${u.id} then ${integer ? sql`cast(${pick(u)} as integer)` : pick(u)}`),
-        sql` `,
-      )} end`;
-    const updated = await trx
-      .updateTable('deliveries')
-      .set({
-        status: column((u) => u.status),
-        attempt_count: sql<number>`attempt_count + 1`,
-        next_attempt_at: column((u) => u.nextAt),
-        last_attempt_at: column((u) => u.lastAt),
-        last_status_code: column((u) => u.code, true),
-        last_error: column((u) => u.error),
-        next_trigger: null,
-        lease_owner: null,
-        lease_expires_at: null,
-        updated_at: nowIso,
-      })
-      .where(
-        'id',
-        'in',
-        plan.updates.map((u) => u.id),
-      )
-      // Only while the lease is still ours: if it ran out and another worker took the
-      // delivery, that worker's attempt decides; this attempt is still in the log.
-      .where('lease_owner', '=', workerId)
-      .returning('id')
-      .execute();
-    const done = new Set(updated.map((u) => u.id));
-    const lost = plan.updates.filter((u) => !done.has(u.id)).map((u) => u.id);
+  /**
+   * The plan on PostgreSQL: three statements of fixed text, whatever the batch size, each row
+   * set passed as one array per column and joined with unnest(). (A VALUES list or a CASE per
+   * column over the ids made a new statement per batch size for PostgreSQL to parse and plan,
+   * and the CASE grew with the square of the batch.) Returns the ids whose lease was lost.
+   */
+  async function recordPostgres(trx: Queryable, plan: RecordPlan, nowIso: string): Promise<string[]> {
+    const attempts = plan.attempts;
+    const column = <K extends keyof DeliveryAttemptsTable>(key: K) => attempts.map((a) => a[key]);
+    await sql`insert into delivery_attempts (id, delivery_id, webhook_id, attempt_number, trigger, started_at, duration_ms,
+        request_url, request_headers, response_status, response_headers, response_body, error)
+      select * from unnest(${column('id')}::text[], ${column('delivery_id')}::text[], ${column('webhook_id')}::text[],
+        ${column('attempt_number')}::int[], ${column('trigger')}::text[], ${column('started_at')}::text[], ${column('duration_ms')}::int[],
+        ${column('request_url')}::text[], ${column('request_headers')}::text[], ${column('response_status')}::int[],
+        ${column('response_headers')}::text[], ${column('response_body')}::text[], ${column('error')}::text[])`.execute(trx);
 
-    const byWebhook = (pick: (t: RecordPlan['triggered'][number]) => string | null) =>
-      sql<any>`case id ${sql.join(
-        plan.triggered.map((t) => sql`when ${t.webhookId} then ${pick(t)}`),
-        sql` `,
-      )} end`;
-    await trx
-      .updateTable('webhooks')
-      .set({
-        last_triggered_at: byWebhook((t) => t.at),
-        last_triggered_status: byWebhook((t) => t.status),
-        last_triggered_error: byWebhook((t) => t.error),
-      })
-      .where(
-        'id',
-        'in',
-        plan.triggered.map((t) => t.webhookId),
-      )
-      .execute();
+    const u = plan.updates;
+    // Only while the lease is still ours: if it ran out and another worker took the delivery,
+    // that worker's attempt decides; this attempt is still in the log.
+    const updated = await sql<{id: string}>`update deliveries as d set status = v.status, attempt_count = d.attempt_count + 1,
+        next_attempt_at = v.next_at, last_attempt_at = v.last_at, last_status_code = v.code, last_error = v.error,
+        next_trigger = null, lease_owner = null, lease_expires_at = null, updated_at = ${nowIso}
+      from unnest(${u.map((x) => x.id)}::text[], ${u.map((x) => x.status)}::text[], ${u.map((x) => x.nextAt)}::text[],
+        ${u.map((x) => x.lastAt)}::text[], ${u.map((x) => x.code)}::int[], ${u.map((x) => x.error)}::text[]) as v(id, status, next_at, last_at, code, error)
+      where d.id = v.id and d.lease_owner = ${workerId}
+      returning d.id`.execute(trx);
+    const done = new Set(updated.rows.map((r) => r.id));
+    const lost = u.filter((x) => !done.has(x.id)).map((x) => x.id);
+
+    // plan.triggered is in id order: two workers recording attempts of the same webhooks lock
+    // them in the same order (a rare deadlock is retried by flush()).
+    const t = plan.triggered;
+    await sql`update webhooks as w set last_triggered_at = v.at, last_triggered_status = v.status, last_triggered_error = v.error
+      from unnest(${t.map((x) => x.webhookId)}::text[], ${t.map((x) => x.at)}::text[], ${t.map((x) => x.status)}::text[],
+        ${t.map((x) => x.error)}::text[]) as v(id, at, status, error)
+      where w.id = v.id`.execute(trx);
     return lost;
   }
 

@@ -71,7 +71,7 @@ for (const dialect of DIALECTS) {
     // Anything unexpected the worker logged (errors, lost leases) is shown after the test.
     let shown = 0;
     afterEach((t) => {
-      const expected = new Set(['delivery attempt', 'webhook disabled']);
+      const expected = new Set(['delivery attempt', 'webhook disabled', 'delivery lease was lost before the attempt was recorded']);
       const problems = h.logs.slice(shown).map((l) => JSON.parse(l)).filter((l) => l.level >= 40 && !expected.has(l.msg));
       shown = h.logs.length;
       if (problems.length > 0) console.log(`worker problems after "${t.name}": ${JSON.stringify(problems.slice(-20))}`);
@@ -231,6 +231,33 @@ for (const dialect of DIALECTS) {
       const webhook = (await webhookRow(h.database, webhookId))!;
       assert.equal(webhook.last_triggered_status, null);
       assert.equal(webhook.last_triggered_error, 'Request failed: timeout after 500 ms');
+    });
+
+    test('a lease lost during the attempt: the attempt is logged, the delivery is left to its new owner', async () => {
+      const r = await receiver(async (_req, res) => {
+        await sleep(200);
+        res.end('late');
+      });
+      const {deliveryId, webhookId} = await seed(r, '/stolen');
+      await r.waitFor(1);
+      // Another worker took the delivery over while this attempt was on the wire.
+      const takenUntil = new Date(Date.now() + 60_000).toISOString();
+      await h.database.db.updateTable('deliveries').set({lease_owner: 'another-worker', lease_expires_at: takenUntil}).where('id', '=', deliveryId).execute();
+      const [a] = await until(async () => {
+        const rows = await attemptRows(h.database, deliveryId);
+        return rows.length > 0 ? rows : null;
+      }, 5000);
+      await retire(webhookId);
+      assert.equal(a!.response_status, 200);
+      assert.equal(a!.response_body, 'late');
+      const row = await deliveryRow(h.database, deliveryId);
+      assert.equal(row.lease_owner, 'another-worker');
+      assert.equal(row.lease_expires_at, takenUntil);
+      assert.equal(row.status, 'pending');
+      assert.equal(row.attempt_count, 0);
+      await until(async () => h.logs.some((l) => l.includes('delivery lease was lost') && l.includes(deliveryId)), 2000, 'the lost lease is logged');
+      // Its webhook's last_triggered_* still tells what this attempt saw.
+      assert.equal((await webhookRow(h.database, webhookId))!.last_triggered_status, '200');
     });
 
     test('connection refused names the code', async () => {
