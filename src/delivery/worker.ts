@@ -6,6 +6,8 @@
  *
  * Claiming and recording run on this thread (on SQLite through worker-sqlite.ts); signing and
  * sending run on a sender thread by default (dispatcher.ts), so the two halves use two cores.
+ * An attempt's slot is free once its answer is in; its record is written a moment later with
+ * the others that finished meanwhile, while the lease still keeps the delivery to this worker.
  *
  * Any number of workers, in any number of processes, can share one database: a claim takes a
  * lease (on PostgreSQL with FOR UPDATE SKIP LOCKED, so concurrent claims pass each other by),
