@@ -360,7 +360,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   async function round(): Promise<boolean> {
     const free = concurrency - active.size;
     // Written attempts free their memory; until enough are, claim nothing more.
-    if (queue.length >= maxUnrecorded) return false;
+    if (queue.length + writing >= maxUnrecorded) return false;
     // While attempts are in flight, each one finishing wakes the loop: claim once a useful
     // number of slots is free rather than one query per finished attempt (an idle worker
     // claims at once, so a lone event waits for nothing).
@@ -501,6 +501,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   // ---- recording -----------------------------------------------------------------------
 
   const queue: Finished[] = [];
+  /** Attempts in the transaction being written now (taken off the queue, not yet written). */
+  let writing = 0;
   let flushing: Promise<void> | null = null;
 
   /**
@@ -525,6 +527,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   async function flush(): Promise<void> {
     while (queue.length > 0) {
       const batch = queue.splice(0, RECORD_BATCH);
+      writing = batch.length;
       for (let attempt = 1; ; attempt++) {
         try {
           const resolutions = await recordBatch(batch);
@@ -545,6 +548,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
           break;
         }
       }
+      writing = 0;
       // A claim held back by the bound can go now.
       if (!stopping) wake.notify();
     }

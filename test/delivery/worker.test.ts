@@ -642,7 +642,8 @@ for (const dialect of DIALECTS) {
       });
 
       test('with maxUnrecorded attempts waiting to be written, nothing more is claimed until they are', async () => {
-        const {r, a, b, release} = await heldRecord({maxUnrecorded: 1});
+        // A short poll: the bound, not a long sleep, must be what keeps the worker from claiming.
+        const {r, a, b, release} = await heldRecord({maxUnrecorded: 1, pollIntervalMs: 50});
         try {
           await sleep(500);
           assert.equal(r.received.filter((x) => x.path === '/second').length, 0, 'claimed while the record was held back');
