@@ -6,10 +6,10 @@
  * costs a few microseconds, while building, compiling and preparing a Kysely query whose text
  * changes with the batch size (an IN list, a CASE per column) cost more than the work itself.
  * PostgreSQL keeps batched statements in worker.ts (a round trip per row would be the expensive
- * part there): the claim in Kysely, the record as arrays joined with unnest(). Both paths apply the same plan (what
- * worker.ts decides per attempt), run under the same worker tests on both engines, and keep
- * the same rules: a lease only on an available webhook's due, unleased row; a result recorded
- * only while the lease is still ours.
+ * part there): the claim in Kysely, the record as arrays joined with unnest(). Both paths
+ * apply the same plan (what worker.ts decides per attempt), run under the same worker tests
+ * on both engines, and keep the same rules: a lease only on an available webhook's due,
+ * unleased row; a result recorded only while the lease is still ours.
  */
 import type BetterSqlite3 from 'better-sqlite3';
 import type {ClaimedRow, Job, RecordPlan} from './worker.ts';

@@ -359,8 +359,12 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    */
   async function round(): Promise<boolean> {
     const free = concurrency - active.size;
-    // Written attempts free their memory; until enough are, claim nothing more.
-    if (queue.length + writing >= maxUnrecorded) return false;
+    // Written attempts free their memory; until enough are, claim nothing more. The flush
+    // wakes the loop after each batch (so nothing polls for it meanwhile).
+    if (queue.length + writing >= maxUnrecorded) {
+      checkedAt = clock.now();
+      return false;
+    }
     // While attempts are in flight, each one finishing wakes the loop: claim once a useful
     // number of slots is free rather than one query per finished attempt (an idle worker
     // claims at once, so a lone event waits for nothing).
