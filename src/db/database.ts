@@ -91,6 +91,10 @@ function openSqlite(dataDir: string, open: OpenOptions): Database {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
+  // Statement journals (the undo of one statement inside a transaction, e.g. a change's
+  // many-row outbox INSERT) and temporary tables stay in memory instead of spilling to a temp
+  // file: that spill was a write system call per page touched, on the API's hot path.
+  sqlite.pragma('temp_store = MEMORY');
   let checkpointer: Checkpointer | null = null;
   if (open.backgroundCheckpoints) {
     sqlite.pragma('wal_autocheckpoint = 0');
