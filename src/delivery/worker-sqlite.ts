@@ -12,32 +12,10 @@
  * unleased row; a result recorded only while the lease is still ours.
  */
 import type BetterSqlite3 from 'better-sqlite3';
+import {pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 import type {ClaimedRow, Job, RecordPlan} from './worker.ts';
 
 type Prepare = (sql: string) => BetterSqlite3.Statement;
-
-/** What one SQLite claim needs to know. */
-export interface SqliteClaimInput {
-  /** The most deliveries to lease. */
-  readonly free: number;
-  /** Free room per webhook, given how many of its attempts run here already. */
-  readonly roomOf: (webhookId: string) => number;
-  /** Webhooks with no room at all here (left out of the read). */
-  readonly saturated: readonly string[];
-  readonly nowIso: string;
-  readonly leaseUntil: string;
-  readonly workerId: string;
-}
-
-/** A claim's result: the jobs to start, and whether the read was full (more may be due). */
-export interface SqliteClaimResult {
-  readonly jobs: Job[];
-  /** Leased rows whose event or webhook is gone (the foreign keys make this a can't-happen): to release. */
-  readonly missing: string[];
-  readonly full: boolean;
-  /** Some picked rows were leased by another process between the read and the lease. */
-  readonly collided: boolean;
-}
 
 // The candidate read walks deliveries_claim in order and stops at the limit. The saturated
 // webhooks come as one JSON array, so the statement text (and its prepared plan) never changes.
@@ -57,20 +35,16 @@ const EVENT = `select id, name, payload, created_at, source_id from events where
  * Leases due deliveries (oldest due first, at most `free`, at most each webhook's room) and
  * loads what their attempts need, all in the caller's transaction.
  */
-export function claimSqlite(prepare: Prepare, input: SqliteClaimInput): SqliteClaimResult {
+export function claimSqlite(prepare: Prepare, input: ClaimInput): ClaimResult {
   const found = prepare(CANDIDATES).all({now: input.nowIso, saturated: JSON.stringify(input.saturated), limit: input.free}) as {id: string; webhook_id: string}[];
-  const room = new Map<string, number>();
   const webhooks = new Map<string, Job['webhook'] & {status: string}>();
   const events = new Map<string, Job['event']>();
   const lease = prepare(LEASE);
   const jobs: Job[] = [];
   const missing: string[] = [];
   let collided = false;
-  for (const candidate of found) {
-    const left = room.get(candidate.webhook_id) ?? input.roomOf(candidate.webhook_id);
-    room.set(candidate.webhook_id, left - 1);
-    if (left <= 0) continue;
-    const delivery = lease.get({owner: input.workerId, until: input.leaseUntil, id: candidate.id, now: input.nowIso}) as ClaimedRow | undefined;
+  for (const id of pickWithinRoom(found, input.roomOf)) {
+    const delivery = lease.get({owner: input.workerId, until: input.leaseUntil, id, now: input.nowIso}) as ClaimedRow | undefined;
     if (!delivery) {
       collided = true;
       continue;

@@ -35,6 +35,7 @@ import {inProcessDispatcher, threadDispatcher, type Dispatcher} from './dispatch
 import {createGuardedLookup, literalTargetProblem} from './ssrf.ts';
 import type {AttemptOutcomeLabel, Metrics} from './metrics.ts';
 import {claimSqlite, disableSqlite, failingSinceSqlite, recordSqlite} from './worker-sqlite.ts';
+import {pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 
 /** What the worker needs from the composition root (a subset of the app's Deps). */
 export interface WorkerDeps {
@@ -216,32 +217,19 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   // ---- claim ---------------------------------------------------------------------------
 
   /**
-   * Leases due deliveries of available webhooks, oldest due first: at most `free` in all and
-   * at most the free room of each webhook (perWebhook minus what runs here already), so a
-   * webhook with a backlog never takes the slots of others and nothing is leased only to be
-   * handed back. `full` says the candidate read hit its limit: more may be due.
-   *
-   * PostgreSQL: one short transaction reads the candidates FOR UPDATE OF d SKIP LOCKED (a
-   * concurrent claim in another process skips them and reads the rows behind them, never
-   * waits) and leases the picked ones; the unpicked are unlocked at commit.
-   * SQLite (one writer at a time, no row locks): a plain read, then one UPDATE that re-checks
-   * every condition, so a row another process leased in between is simply not returned.
+   * PostgreSQL's claim: one short transaction reads the candidates FOR UPDATE OF d SKIP LOCKED
+   * (a concurrent claim in another process skips them and reads the rows behind them, never
+   * waits) and leases the picked ones; the unpicked are unlocked at commit. `full` says the
+   * candidate read hit its limit: more may be due. (SQLite's is claimSqlite.)
    */
-  async function claim(free: number): Promise<{rows: ClaimedRow[]; full: boolean; collided: boolean}> {
-    const now = clock.now();
-    checkedAt = now;
-    const nowIso = now.toISOString();
-    const leaseUntil = new Date(now.getTime() + leaseMs).toISOString();
-    const saturated = [...perWebhookCount].filter(([, n]) => n >= perWebhook).map(([id]) => id);
-
-    const run = async (q: Queryable) => {
-      if (database.dialect === 'postgres') {
-        // The right plan is always "walk deliveries_claim in order and stop at the limit". Right
-        // after a burst of inserts (before autoanalyze), PostgreSQL's row estimates are far off
-        // and it chose to sort every due row instead (seconds per claim with 100,000 pending).
-        await sql`set local enable_sort = off`.execute(q);
-      }
-      let candidates = q
+  async function claimPostgres(input: ClaimInput): Promise<{rows: ClaimedRow[]; full: boolean; collided: boolean}> {
+    const {free, nowIso} = input;
+    return db.transaction().execute(async (trx) => {
+      // The right plan is always "walk deliveries_claim in order and stop at the limit". Right
+      // after a burst of inserts (before autoanalyze), PostgreSQL's row estimates are far off
+      // and it chose to sort every due row instead (seconds per claim with 100,000 pending).
+      await sql`set local enable_sort = off`.execute(trx);
+      let candidates = trx
         .selectFrom('deliveries as d')
         .select(['d.id', 'd.webhook_id'])
         .where('d.status', '=', 'pending')
@@ -252,38 +240,26 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         .where('d.webhook_id', 'not in', (eb) => eb.selectFrom('webhooks').select('id').where('status', '<>', 'available'))
         .orderBy('d.next_attempt_at')
         .orderBy('d.id')
-        .limit(free);
-      if (saturated.length > 0) candidates = candidates.where('d.webhook_id', 'not in', saturated);
-      if (database.dialect === 'postgres') candidates = candidates.forUpdate().skipLocked();
+        .limit(free)
+        .forUpdate()
+        .skipLocked();
+      if (input.saturated.length > 0) candidates = candidates.where('d.webhook_id', 'not in', [...input.saturated]);
       const found = await candidates.execute();
-
-      const room = new Map<string, number>();
-      const picked: string[] = [];
-      for (const candidate of found) {
-        const left = room.get(candidate.webhook_id) ?? perWebhook - (perWebhookCount.get(candidate.webhook_id) ?? 0);
-        if (left > 0) picked.push(candidate.id);
-        room.set(candidate.webhook_id, left - 1);
-      }
+      const picked = pickWithinRoom(found, input.roomOf);
       if (picked.length === 0) return {rows: [], full: false, collided: false};
-
-      const rows = await q
+      // The read above locked the rows; the conditions are checked again all the same.
+      const rows = await trx
         .updateTable('deliveries')
-        .set({lease_owner: workerId, lease_expires_at: leaseUntil})
+        .set({lease_owner: input.workerId, lease_expires_at: input.leaseUntil})
         .where('id', 'in', picked)
-        // Re-checked in the same statement: on SQLite another process may have leased a row
-        // since the read (on PostgreSQL the row lock already rules that out). The status test is
-        // an expression on purpose: as a plain column test, SQLite walked every pending row
-        // through the deliveries_claim index instead of looking the ids up (4.6 ms per claim
-        // with 100,000 pending instead of well under 1 ms).
-        .where(sql<string>`coalesce(status, '')`, '=', 'pending')
+        .where('status', '=', 'pending')
         .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', nowIso)]))
         .returning(['id', 'event_id', 'webhook_id', 'attempt_count', 'next_attempt_at', 'next_trigger'])
         .execute();
       // RETURNING order is unspecified: oldest due first, as picked.
       rows.sort((a, b) => (a.next_attempt_at ?? '').localeCompare(b.next_attempt_at ?? '') || a.id.localeCompare(b.id));
       return {rows, full: found.length === free, collided: rows.length < picked.length};
-    };
-    return database.dialect === 'postgres' ? db.transaction().execute(run) : run(db);
+    });
   }
 
   /** Hands leases back (claimed rows this worker will not attempt now). */
@@ -320,27 +296,24 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   }
 
   /**
-   * Claims up to `free` due deliveries and loads what their attempts need. On SQLite one
-   * synchronous transaction does both (worker-sqlite.ts); elsewhere the claim, then one read
-   * of the events and webhooks. `missing`: leased rows that cannot be attempted now.
+   * Claims up to `free` due deliveries, oldest due first and each webhook within its room
+   * (claim-policy.ts), and loads what their attempts need. On SQLite one synchronous
+   * transaction does both (worker-sqlite.ts); on PostgreSQL the claim, then one read of the
+   * events and webhooks.
    */
-  async function claimJobs(free: number): Promise<{jobs: Job[]; missing: string[]; full: boolean; collided: boolean}> {
-    if (database.syncTransaction) {
-      const now = clock.now();
-      checkedAt = now;
-      const nowIso = now.toISOString();
-      const saturated = [...perWebhookCount].filter(([, n]) => n >= perWebhook).map(([id]) => id);
-      const input = {
-        free,
-        roomOf: (webhookId: string) => perWebhook - (perWebhookCount.get(webhookId) ?? 0),
-        saturated,
-        nowIso,
-        leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
-        workerId,
-      };
-      return database.syncTransaction((prepare) => claimSqlite(prepare, input));
-    }
-    const {rows, full, collided} = await claim(free);
+  async function claimJobs(free: number): Promise<ClaimResult> {
+    const now = clock.now();
+    checkedAt = now;
+    const input: ClaimInput = {
+      free,
+      roomOf: (webhookId) => perWebhook - (perWebhookCount.get(webhookId) ?? 0),
+      saturated: [...perWebhookCount].filter(([, n]) => n >= perWebhook).map(([id]) => id),
+      nowIso: now.toISOString(),
+      leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
+      workerId,
+    };
+    if (database.syncTransaction) return database.syncTransaction((prepare) => claimSqlite(prepare, input));
+    const {rows, full, collided} = await claimPostgres(input);
     if (rows.length === 0) return {jobs: [], missing: [], full, collided};
     try {
       return {...(await loadJobs(rows)), full, collided};
