@@ -15,6 +15,7 @@ import {Worker} from 'node:worker_threads';
 import type {HttpResult} from './outcome.ts';
 import {attemptHeaders} from './request.ts';
 import type {Sender} from './sender.ts';
+import type {SignedBody} from './signing.ts';
 import type {FromThread, SenderThreadData, ThreadJob, ToThread} from './sender-thread.ts';
 
 /** One attempt to make. */
@@ -49,16 +50,22 @@ export interface Dispatcher {
   close(): Promise<void>;
 }
 
+/**
+ * One attempt, as both dispatchers make it: signed for its instant, sent, and the headers
+ * sent kept as the delivery log stores them. `body` may be the payload's UTF-8 bytes.
+ */
+export async function signAndSend(sender: Sender, input: Omit<DispatchInput, 'body' | 'bodyKey'> & {readonly body: SignedBody}, signal: AbortSignal): Promise<Dispatched> {
+  const headers = attemptHeaders(input);
+  const result = await sender.send({url: input.url, headers, body: input.body, timeoutMs: input.timeoutMs, signal});
+  return {requestHeaders: JSON.stringify(headers), result};
+}
+
 /** Attempts on this thread, over `sender`. */
 export function inProcessDispatcher(sender: Sender): Dispatcher {
   const aborter = new AbortController();
   return {
     ready: Promise.resolve(),
-    async dispatch(input) {
-      const headers = attemptHeaders(input);
-      const result = await sender.send({url: input.url, headers, body: input.body, timeoutMs: input.timeoutMs, signal: aborter.signal});
-      return {requestHeaders: JSON.stringify(headers), result};
-    },
+    dispatch: (input) => signAndSend(sender, input, aborter.signal),
     abortAll: () => aborter.abort(),
     close: () => sender.close(),
   };

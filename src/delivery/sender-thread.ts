@@ -1,12 +1,12 @@
 /**
- * The sender thread's entry point (see thread-dispatcher.ts). It signs each attempt for the
+ * The sender thread's entry point (see dispatcher.ts). It signs each attempt for the
  * instant the worker gave it and POSTs it over this thread's own undici Agent, then answers
  * with the headers it sent and the HttpResult. Messages are batched both ways: one message
  * carries every attempt the worker started in one turn, with each event's body once.
  */
 import {parentPort, workerData} from 'node:worker_threads';
 import type {HttpResult} from './outcome.ts';
-import {attemptHeaders} from './request.ts';
+import {signAndSend} from './dispatcher.ts';
 import {createSender} from './sender.ts';
 import {createGuardedLookup} from './ssrf.ts';
 
@@ -66,9 +66,9 @@ if (parentPort) {
       for (const job of message.jobs) {
         let body = encoded.get(job.bodyKey);
         if (!body) encoded.set(job.bodyKey, (body = Buffer.from(message.bodies[job.bodyKey]!, 'utf8')));
-        const headers = attemptHeaders({deliveryId: job.deliveryId, body, secret: job.secret, previousSecrets: job.previousSecrets, now: new Date(job.nowMs)});
-        void sender.send({url: job.url, headers, body, timeoutMs: job.timeoutMs, signal: aborter.signal}).then((result) => {
-          finished.push({key: job.key, requestHeaders: JSON.stringify(headers), result});
+        const input = {deliveryId: job.deliveryId, url: job.url, body, secret: job.secret, previousSecrets: job.previousSecrets, now: new Date(job.nowMs), timeoutMs: job.timeoutMs};
+        void signAndSend(sender, input, aborter.signal).then(({requestHeaders, result}) => {
+          finished.push({key: job.key, requestHeaders, result});
           if (!flushing) {
             flushing = true;
             setImmediate(flush);
