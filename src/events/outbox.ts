@@ -40,7 +40,7 @@ export interface OutboxResult {
   readonly deliveries: number;
 }
 
-/** Rows per INSERT statement: keeps the bound parameters under SQLite's 32766 and PostgreSQL's 65535. */
+/** Event rows per INSERT statement: keeps the bound parameters under SQLite's 32766 and PostgreSQL's 65535. */
 const CHUNK_ROWS = 1000;
 
 /** A new delivery of `eventId` to `webhookId`, due at once (`stamp` is an ISO timestamp). */
@@ -117,7 +117,7 @@ async function insertEventsWithDeliveries(
   sourceId: string | null,
   context: {readonly now: Date; readonly random: Random},
 ): Promise<OutboxResult> {
-  await insertChunked(trx, 'events', eventRows);
+  await insertEvents(trx, eventRows);
   if (dialect === 'postgres') {
     for (let start = 0; start < eventRows.length; start += IDS_PER_NOTIFY) {
       const ids = eventRows.slice(start, start + IDS_PER_NOTIFY).map((event) => event.id);
@@ -206,10 +206,10 @@ export async function writeRelayedEvent(
   return {event: row, deliveries: written.deliveries};
 }
 
-async function insertChunked<T extends 'events' | 'deliveries'>(trx: Transaction<DB>, table: T, rows: ReadonlyArray<DB[T]>): Promise<void> {
+/** The events rows: one statement for any ordinary change; a huge batch is split. (The deliveries go in as arrays, see insertEventsWithDeliveries.) */
+async function insertEvents(trx: Transaction<DB>, rows: readonly EventsTable[]): Promise<void> {
   for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-    // One statement per table for any ordinary change; huge fan-outs are split.
-    await trx.insertInto(table).values(rows.slice(start, start + CHUNK_ROWS) as any).execute();
+    await trx.insertInto('events').values(rows.slice(start, start + CHUNK_ROWS)).execute();
   }
 }
 
