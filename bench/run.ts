@@ -104,6 +104,7 @@ const sleep = (millis: number) => new Promise((resolve) => setTimeout(resolve, m
 
 interface Receiver {
   readonly url: string;
+  readonly pid: number;
   reset(track: boolean): Promise<void>;
   stats(): Promise<ReceiverStats>;
   arrivals(): Promise<Arrival[]>;
@@ -131,6 +132,7 @@ async function startReceiver(): Promise<Receiver> {
   });
   const receiver: Receiver = {
     url: `http://127.0.0.1:${ready.port}`,
+    pid: child.pid!,
     reset: async (track) => void (await ask('reset', {track})),
     stats: async () => (await ask('stats')).stats,
     arrivals: async () => (await ask('arrivals')).arrivals,
@@ -212,7 +214,7 @@ interface Server {
 }
 
 async function startServer(store: Store, extra: string[] = []): Promise<Server> {
-  // HERALD_BENCH_PROFILE=DIR writes a CPU profile of every Herald process into DIR.
+  // HERALD_BENCH_PROFILE=DIR writes a CPU profile of every Herald process (and its sender thread) into DIR.
   const profile = process.env.HERALD_BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.HERALD_BENCH_PROFILE] : [];
   const child = spawn(process.execPath, [...NODE_FLAGS, ...profile, BIN, 'serve', '--port', '0', '--allow-private-targets', '--log-level', 'warn', ...store.args, ...extra], {
     cwd: ROOT,
@@ -312,6 +314,61 @@ async function withHerald<T>(databaseUrl: string | undefined, extra: string[], w
   }
 }
 
+/** CPU time (user + system, in clock ticks) of each thread of a process, by thread id; empty off Linux. */
+function threadTicks(pid: number): Map<string, {name: string; ticks: number}> {
+  const threads = new Map<string, {name: string; ticks: number}>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return threads;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const fields = stat.slice(close + 2).split(' ');
+      threads.set(tid, {name: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12])});
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return threads;
+}
+
+/**
+ * CPU per unit of work between two snapshots, in µs, grouped by label; Linux only. Tells where a throughput run spends the machine.
+ */
+function cpuPerUnit(before: Map<string, {name: string; ticks: number}>, after: Map<string, {name: string; ticks: number}>, units: number, label: (tid: string) => string): Record<string, number> {
+  const tickUs = 1e6 / 100; // USER_HZ is 100 on Linux
+  const sums: Record<string, number> = {};
+  for (const [tid, now] of after) {
+    const spent = now.ticks - (before.get(tid)?.ticks ?? 0);
+    if (spent <= 0) continue;
+    const key = label(tid);
+    sums[key] = (sums[key] ?? 0) + (spent * tickUs) / units;
+  }
+  for (const key of Object.keys(sums)) sums[key] = Math.round(sums[key]!);
+  return sums;
+}
+
+/**
+ * Labels a thread: `main` for the main thread, else its order of creation after it (`+1` is the
+ * first thread the process started). Node names none of its threads, so a label is all there is:
+ * V8's helpers come first, Herald's sender and checkpoint threads last.
+ */
+function threadLabel(pid: number): (tid: string) => string {
+  return (tid) => (Number(tid) === pid ? 'main' : `+${Number(tid) - pid}`);
+}
+
+/** The throughput run's CPU per delivery, by thread, as a table row (none off Linux). */
+function cpuRow(cpu: {herald: Record<string, number>; receiver: number}): string[][] {
+  const parts = Object.entries(cpu.herald).sort((a, b) => b[1] - a[1]);
+  if (parts.length === 0) return [];
+  const herald = parts.reduce((sum, [, us]) => sum + us, 0);
+  return [['  CPU per delivery', `${herald} µs`, `Herald's threads: ${parts.map(([name, us]) => `${name} ${us}`).join(', ')}; the receiver ${cpu.receiver} µs`]];
+}
+
 /** Runs `count` calls of `fire(i)` at `perSecond`, on an absolute schedule; resolves when all settled. */
 async function paced(count: number, perSecond: number, fire: (i: number) => Promise<void>): Promise<void> {
   const start = Date.now();
@@ -329,7 +386,7 @@ async function paced(count: number, perSecond: number, fire: (i: number) => Prom
 // Scenarios
 
 /** A bare undici keep-alive loop: `requests` POSTs of a 5 KB JSON body at CONCURRENCY. */
-async function ceiling(receiver: Receiver, requests: number, warmUp: number): Promise<{perSecond: number}> {
+async function ceiling(receiver: Receiver, requests: number, warmUp: number): Promise<{perSecond: number; cpuUs: {client: number; receiver: number}}> {
   const body = JSON.stringify({event: 'post.published', post: {current: {id: '0'.repeat(24), html: 'x'.repeat(5000)}}}).slice(0, 5120);
   const pool = new Pool(receiver.url, {connections: CONCURRENCY});
   const send = () => pool.request({method: 'POST', path: '/ceiling', headers: {'content-type': 'application/json'}, body}).then((r) => r.body.dump());
@@ -342,6 +399,8 @@ async function ceiling(receiver: Receiver, requests: number, warmUp: number): Pr
   );
   await receiver.reset(false);
   next = 0;
+  const receiverBefore = threadTicks(receiver.pid);
+  const cpuBefore = process.cpuUsage();
   const started = nowNs();
   await Promise.all(
     Array.from({length: CONCURRENCY}, async () => {
@@ -349,12 +408,14 @@ async function ceiling(receiver: Receiver, requests: number, warmUp: number): Pr
     }),
   );
   const elapsed = ms(nowNs() - started);
+  const cpu = process.cpuUsage(cpuBefore);
+  const receiverUs = Object.values(cpuPerUnit(receiverBefore, threadTicks(receiver.pid), requests, () => 'all')).reduce((a, b) => a + b, 0);
   await pool.close();
-  return {perSecond: (requests / elapsed) * 1000};
+  return {perSecond: (requests / elapsed) * 1000, cpuUs: {client: Math.round((cpu.user + cpu.system) / requests), receiver: receiverUs}};
 }
 
 async function throughput(receiver: Receiver, databaseUrl: string | undefined, sizes: Sizes) {
-  return withHerald(databaseUrl, [], async (api) => {
+  return withHerald(databaseUrl, [], async (api, server) => {
     await api.addWebhooks(sizes.throughputWebhooks, 'post.published', (i) => `${receiver.url}/throughput/${i}`);
     // Warm-up: one post (its deliveries open the connections), not counted.
     await receiver.reset(false);
@@ -362,12 +423,18 @@ async function throughput(receiver: Receiver, databaseUrl: string | undefined, s
     await receiver.waitFor(sizes.throughputWebhooks * sizes.warmUpPosts, 60_000);
     await receiver.reset(false);
     const total = sizes.throughputWebhooks * sizes.throughputPosts;
+    const heraldBefore = threadTicks(server.child.pid!);
+    const receiverBefore = threadTicks(receiver.pid);
     const started = nowNs();
     for (let i = 0; i < sizes.throughputPosts; i++) await api.addPost(`Throughput ${i}`, 'published');
     const writesMs = ms(nowNs() - started);
     const stats = await receiver.waitFor(total, 120_000);
     const elapsed = ms(BigInt(stats.last!) - started);
-    return {deliveries: total, seconds: elapsed / 1000, perSecond: (total / elapsed) * 1000, apiWritesSeconds: writesMs / 1000};
+    const cpuUs = {
+      herald: cpuPerUnit(heraldBefore, threadTicks(server.child.pid!), total, threadLabel(server.child.pid!)),
+      receiver: Object.values(cpuPerUnit(receiverBefore, threadTicks(receiver.pid), total, () => 'all')).reduce((a, b) => a + b, 0),
+    };
+    return {deliveries: total, seconds: elapsed / 1000, perSecond: (total / elapsed) * 1000, apiWritesSeconds: writesMs / 1000, cpuUs};
   });
 }
 
@@ -480,8 +547,11 @@ async function runScenario(name: Scenario, receiver: Receiver, databaseUrl: stri
     case 'ceiling': {
       const bare = await ceiling(receiver, sizes.ceilingRequests, sizes.throughputWebhooks * sizes.warmUpPosts);
       return {
-        json: {ceiling: {concurrency: CONCURRENCY, requests: sizes.ceilingRequests, perSecond: bare.perSecond}},
-        rows: [['ceiling (bare undici)', `${Math.round(bare.perSecond)} req/s`, `${sizes.ceilingRequests} POSTs of 5 KB, ${CONCURRENCY} in flight`]],
+        json: {ceiling: {concurrency: CONCURRENCY, requests: sizes.ceilingRequests, perSecond: bare.perSecond, cpuUs: bare.cpuUs}},
+        rows: [
+          ['ceiling (bare undici)', `${Math.round(bare.perSecond)} req/s`, `${sizes.ceilingRequests} POSTs of 5 KB, ${CONCURRENCY} in flight`],
+          ['  CPU per request', `${bare.cpuUs.client} µs`, `the client (all its threads); the receiver ${bare.cpuUs.receiver} µs`],
+        ],
         checks: [],
       };
     }
@@ -496,6 +566,7 @@ async function runScenario(name: Scenario, receiver: Receiver, databaseUrl: stri
             `${Math.round(drain.perSecond)} deliveries/s`,
             `${drain.deliveries} deliveries in ${drain.seconds.toFixed(2)} s (the ${sizes.throughputPosts} API writes took ${drain.apiWritesSeconds.toFixed(2)} s)${ratio === null ? '' : `, ${ratio.toFixed(2)}× the ceiling`}`,
           ],
+          ...cpuRow(drain.cpuUs),
         ],
         checks:
           ratio === null

@@ -32,6 +32,14 @@ export function pickWithinRoom(candidates: readonly {readonly id: string; readon
   return picked;
 }
 
+/**
+ * The order attempts start in: oldest due first, then by id (the order of the candidate read).
+ * UPDATE … RETURNING gives the leased rows in no particular order on either engine.
+ */
+export function dueOrder(a: {readonly id: string; readonly next_attempt_at: string | null}, b: {readonly id: string; readonly next_attempt_at: string | null}): number {
+  return (a.next_attempt_at ?? '').localeCompare(b.next_attempt_at ?? '') || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
 /** A claim's result: the jobs to start, and whether the candidate read was full (more may be due). */
 export interface ClaimResult {
   readonly jobs: Job[];

@@ -93,7 +93,7 @@ export function threadDispatcher(options: ThreadDispatcherOptions): Dispatcher {
     const worker = new Worker(file, {
       ...how,
       workerData: {allowPrivateTargets: options.allowPrivateTargets} satisfies SenderThreadData,
-      execArgv: [],
+      execArgv: profilerFlags(process.execArgv),
       // Its heap holds the attempts in flight and their answers (at most 16 KiB each).
       resourceLimits: {maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16},
     });
@@ -181,6 +181,23 @@ export function threadDispatcher(options: ThreadDispatcherOptions): Dispatcher {
       return closed;
     },
   };
+}
+
+/**
+ * The CPU profiler flags of this process (`--cpu-prof`, `--cpu-prof-dir DIR`, …), for the
+ * thread: a profiled process (`HERALD_BENCH_PROFILE`) gets its sender thread's profile too.
+ * No other flag is passed on (the thread runs with Node's defaults).
+ */
+export function profilerFlags(execArgv: readonly string[]): string[] {
+  const flags: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const flag = execArgv[i]!;
+    if (!flag.startsWith('--cpu-prof')) continue;
+    flags.push(flag);
+    // A flag that takes a value, given as the next argument.
+    if (!flag.includes('=') && flag !== '--cpu-prof' && i + 1 < execArgv.length) flags.push(execArgv[++i]!);
+  }
+  return flags;
 }
 
 /**

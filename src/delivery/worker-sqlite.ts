@@ -12,7 +12,7 @@
  * unleased row; a result recorded only while the lease is still ours.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import {pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
+import {dueOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 import type {ClaimedRow, Job, RecordPlan} from './worker.ts';
 
 type Prepare = (sql: string) => BetterSqlite3.Statement;
@@ -24,9 +24,10 @@ const CANDIDATES = `select d.id, d.webhook_id from deliveries d
     and d.webhook_id not in (select id from webhooks where status <> 'available')
     and d.webhook_id not in (select value from json_each(@saturated))
   order by d.next_attempt_at, d.id limit @limit`;
-// Re-checks every condition: another process may have leased the row since the read.
+// Leases the picked rows in one statement (the ids as one JSON array, so its text never
+// changes) and re-checks every condition: another process may have leased a row since the read.
 const LEASE = `update deliveries set lease_owner = @owner, lease_expires_at = @until
-  where id = @id and status = 'pending' and (lease_expires_at is null or lease_expires_at < @now)
+  where id in (select value from json_each(@ids)) and status = 'pending' and (lease_expires_at is null or lease_expires_at < @now)
   returning id, event_id, webhook_id, attempt_count, next_attempt_at, next_trigger`;
 const WEBHOOK = `select id, target_url, secret, previous_secrets, status from webhooks where id = ?`;
 const EVENT = `select id, name, payload, created_at, source_id from events where id = ?`;
@@ -37,18 +38,16 @@ const EVENT = `select id, name, payload, created_at, source_id from events where
  */
 export function claimSqlite(prepare: Prepare, input: ClaimInput): ClaimResult {
   const found = prepare(CANDIDATES).all({now: input.nowIso, saturated: JSON.stringify(input.saturated), limit: input.free}) as {id: string; webhook_id: string}[];
+  const picked = pickWithinRoom(found, input.roomOf);
+  if (picked.length === 0) return {jobs: [], missing: [], full: found.length === input.free, collided: false};
+  const leased = prepare(LEASE).all({owner: input.workerId, until: input.leaseUntil, ids: JSON.stringify(picked), now: input.nowIso}) as ClaimedRow[];
+  // RETURNING order is unspecified: oldest due first, as picked.
+  leased.sort(dueOrder);
   const webhooks = new Map<string, Job['webhook'] & {status: string}>();
   const events = new Map<string, Job['event']>();
-  const lease = prepare(LEASE);
   const jobs: Job[] = [];
   const missing: string[] = [];
-  let collided = false;
-  for (const id of pickWithinRoom(found, input.roomOf)) {
-    const delivery = lease.get({owner: input.workerId, until: input.leaseUntil, id, now: input.nowIso}) as ClaimedRow | undefined;
-    if (!delivery) {
-      collided = true;
-      continue;
-    }
+  for (const delivery of leased) {
     let webhook = webhooks.get(delivery.webhook_id);
     if (!webhook) {
       webhook = prepare(WEBHOOK).get(delivery.webhook_id) as (Job['webhook'] & {status: string}) | undefined;
@@ -63,7 +62,7 @@ export function claimSqlite(prepare: Prepare, input: ClaimInput): ClaimResult {
     if (webhook && event) jobs.push({delivery, event, webhook});
     else missing.push(delivery.id);
   }
-  return {jobs, missing, full: found.length === input.free, collided};
+  return {jobs, missing, full: found.length === input.free, collided: leased.length < picked.length};
 }
 
 const INSERT_ATTEMPT = `insert into delivery_attempts (id, delivery_id, webhook_id, attempt_number, trigger, started_at,

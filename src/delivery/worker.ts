@@ -35,7 +35,7 @@ import {inProcessDispatcher, threadDispatcher, type Dispatcher} from './dispatch
 import {createGuardedLookup, literalTargetProblem} from './ssrf.ts';
 import type {AttemptOutcomeLabel, Metrics} from './metrics.ts';
 import {claimSqlite, disableSqlite, failingSinceSqlite, recordSqlite} from './worker-sqlite.ts';
-import {pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
+import {dueOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 
 /** What the worker needs from the composition root (a subset of the app's Deps). */
 export interface WorkerDeps {
@@ -257,7 +257,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         .returning(['id', 'event_id', 'webhook_id', 'attempt_count', 'next_attempt_at', 'next_trigger'])
         .execute();
       // RETURNING order is unspecified: oldest due first, as picked.
-      rows.sort((a, b) => (a.next_attempt_at ?? '').localeCompare(b.next_attempt_at ?? '') || a.id.localeCompare(b.id));
+      rows.sort(dueOrder);
       return {rows, full: found.length === free, collided: rows.length < picked.length};
     });
   }

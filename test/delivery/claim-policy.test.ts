@@ -2,7 +2,7 @@
 // Both engines' claims (worker-sqlite.ts, worker.ts) lease exactly what this picks.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {pickWithinRoom} from '../../src/delivery/claim-policy.ts';
+import {dueOrder, pickWithinRoom} from '../../src/delivery/claim-policy.ts';
 
 const row = (id: string, webhook_id: string) => ({id, webhook_id});
 
@@ -25,4 +25,14 @@ test("the room is asked once per webhook and counted down by the claim's own pic
   });
   assert.deepEqual(picked, ['a', 'b']);
   assert.deepEqual(asked, ['w1']);
+});
+
+test('dueOrder: oldest due first, then by id; a row without a due time (none is claimed so) sorts first', () => {
+  const rows = [
+    {id: 'c', next_attempt_at: '2026-12-01T00:00:01.000Z'},
+    {id: 'b', next_attempt_at: '2026-12-01T00:00:00.000Z'},
+    {id: 'a', next_attempt_at: '2026-12-01T00:00:01.000Z'},
+    {id: 'd', next_attempt_at: null},
+  ];
+  assert.deepEqual(rows.sort(dueOrder).map((r) => r.id), ['d', 'b', 'a', 'c']);
 });

@@ -150,3 +150,11 @@ describe('dispatchers', () => {
     assert.equal(r.received.length, before);
   });
 });
+
+test('the sender thread gets only the CPU profiler flags of its process, each with its value', async () => {
+  const {profilerFlags} = await import('../../src/delivery/dispatcher.ts');
+  assert.deepEqual(profilerFlags([]), []);
+  assert.deepEqual(profilerFlags(['--max-semi-space-size=8', '--max-old-space-size=256']), []);
+  assert.deepEqual(profilerFlags(['--max-semi-space-size=8', '--cpu-prof', '--cpu-prof-dir', '/tmp/p', '--max-old-space-size=256']), ['--cpu-prof', '--cpu-prof-dir', '/tmp/p']);
+  assert.deepEqual(profilerFlags(['--cpu-prof', '--cpu-prof-dir=/tmp/p', '--cpu-prof-interval', '500']), ['--cpu-prof', '--cpu-prof-dir=/tmp/p', '--cpu-prof-interval', '500']);
+});

@@ -1,0 +1,81 @@
+// The SQLite claim (worker-sqlite.ts) on its own: what it leases, in which order, and what it
+// does when another process leased a picked row between its read and its lease.
+import {after, before, test} from 'node:test';
+import assert from 'node:assert/strict';
+import type BetterSqlite3 from 'better-sqlite3';
+import {startHerald, type TestHerald} from '../support/herald.ts';
+import {claimSqlite} from '../../src/delivery/worker-sqlite.ts';
+import type {ClaimInput} from '../../src/delivery/claim-policy.ts';
+import {insertDeliveries, insertEvent, insertWebhook} from './helpers.ts';
+
+let h: TestHerald;
+before(async () => {
+  h = await startHerald('sqlite', {worker: false});
+});
+after(() => h.close());
+
+function input(free: number, roomOf: (webhookId: string) => number = () => 8): ClaimInput {
+  const now = new Date();
+  return {free, roomOf, saturated: [], nowIso: now.toISOString(), leaseUntil: new Date(now.getTime() + 60_000).toISOString(), workerId: 'claimer'};
+}
+
+async function seed(count: number, dueIn: (i: number) => number = () => 0) {
+  const webhookId = await insertWebhook(h.database, h.integration.id, {target_url: 'http://127.0.0.1:9/hook'});
+  const eventId = await insertEvent(h.database, '{"n":1}');
+  const base = Date.now() - 10_000;
+  const ids = await insertDeliveries(
+    h.database,
+    Array.from({length: count}, (_, i) => ({event_id: eventId, webhook_id: webhookId, next_attempt_at: new Date(base + dueIn(i)).toISOString()})),
+  );
+  return {webhookId, eventId, ids};
+}
+
+const leaseOf = (id: string) => h.database.db.selectFrom('deliveries').select(['lease_owner']).where('id', '=', id).executeTakeFirstOrThrow();
+const releaseAll = () => h.database.db.updateTable('deliveries').set({lease_owner: null, lease_expires_at: null, status: 'succeeded'}).execute();
+
+test('leases the picked rows in one go and returns their jobs oldest due first, with the event and webhook loaded', async () => {
+  // Inserted in one order, due in the reverse one.
+  const {ids, webhookId, eventId} = await seed(5, (i) => (5 - i) * 100);
+  const result = await h.database.syncTransaction!((prepare) => claimSqlite(prepare, input(10)));
+  assert.deepEqual(result.jobs.map((j) => j.delivery.id), [...ids].reverse());
+  assert.equal(result.full, false);
+  assert.equal(result.collided, false);
+  for (const job of result.jobs) {
+    assert.equal(job.webhook.id, webhookId);
+    assert.equal(job.event.payload, '{"n":1}');
+    assert.equal(job.delivery.event_id, eventId);
+  }
+  for (const id of ids) assert.equal((await leaseOf(id)).lease_owner, 'claimer');
+  await releaseAll();
+});
+
+test('a row another process leased between the read and the lease is left to it and reported as a collision', async () => {
+  const {ids} = await seed(4);
+  const stolen = ids[1]!;
+  const result = await h.database.syncTransaction!((prepare) => {
+    // The other process commits its lease right after this claim's candidate read.
+    const intercept = (text: string): BetterSqlite3.Statement => {
+      if (text.startsWith('update deliveries set lease_owner')) {
+        prepare(`update deliveries set lease_owner = 'other', lease_expires_at = ? where id = ?`).run(new Date(Date.now() + 60_000).toISOString(), stolen);
+      }
+      return prepare(text);
+    };
+    return claimSqlite(intercept, input(4));
+  });
+  assert.deepEqual(result.jobs.map((j) => j.delivery.id), ids.filter((id) => id !== stolen));
+  assert.equal(result.collided, true);
+  assert.equal(result.full, true);
+  assert.equal((await leaseOf(stolen)).lease_owner, 'other');
+  await releaseAll();
+});
+
+test("each webhook within its room; nothing leased when no webhook has any", async () => {
+  const {ids, webhookId} = await seed(3);
+  const none = await h.database.syncTransaction!((prepare) => claimSqlite(prepare, input(10, () => 0)));
+  assert.deepEqual(none, {jobs: [], missing: [], full: false, collided: false});
+  for (const id of ids) assert.equal((await leaseOf(id)).lease_owner, null);
+  const some = await h.database.syncTransaction!((prepare) => claimSqlite(prepare, input(10, (w) => (w === webhookId ? 2 : 8))));
+  assert.deepEqual(some.jobs.map((j) => j.delivery.id), ids.slice(0, 2));
+  assert.equal((await leaseOf(ids[2]!)).lease_owner, null);
+  await releaseAll();
+});
