@@ -315,8 +315,8 @@ async function withHerald<T>(databaseUrl: string | undefined, extra: string[], w
 }
 
 /** CPU time (user + system, in clock ticks) of each thread of a process, by thread id; empty off Linux. */
-function threadTicks(pid: number): Map<string, {name: string; ticks: number}> {
-  const threads = new Map<string, {name: string; ticks: number}>();
+function threadTicks(pid: number): Map<string, number> {
+  const threads = new Map<string, number>();
   let tids: string[];
   try {
     tids = fs.readdirSync(`/proc/${pid}/task`);
@@ -326,9 +326,9 @@ function threadTicks(pid: number): Map<string, {name: string; ticks: number}> {
   for (const tid of tids) {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const fields = stat.slice(close + 2).split(' ');
-      threads.set(tid, {name: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12])});
+      // utime and stime are fields 14 and 15; the name in parentheses before them may hold spaces.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      threads.set(tid, Number(fields[11]) + Number(fields[12]));
     } catch {
       // the thread ended meanwhile
     }
@@ -336,14 +336,12 @@ function threadTicks(pid: number): Map<string, {name: string; ticks: number}> {
   return threads;
 }
 
-/**
- * CPU per unit of work between two snapshots, in µs, grouped by label; Linux only. Tells where a throughput run spends the machine.
- */
-function cpuPerUnit(before: Map<string, {name: string; ticks: number}>, after: Map<string, {name: string; ticks: number}>, units: number, label: (tid: string) => string): Record<string, number> {
+/** CPU per unit of work between two snapshots of threadTicks, in µs, summed per label. */
+function cpuPerUnit(before: Map<string, number>, after: Map<string, number>, units: number, label: (tid: string) => string = () => 'all'): Record<string, number> {
   const tickUs = 1e6 / 100; // USER_HZ is 100 on Linux
   const sums: Record<string, number> = {};
-  for (const [tid, now] of after) {
-    const spent = now.ticks - (before.get(tid)?.ticks ?? 0);
+  for (const [tid, ticks] of after) {
+    const spent = ticks - (before.get(tid) ?? 0);
     if (spent <= 0) continue;
     const key = label(tid);
     sums[key] = (sums[key] ?? 0) + (spent * tickUs) / units;
@@ -409,7 +407,7 @@ async function ceiling(receiver: Receiver, requests: number, warmUp: number): Pr
   );
   const elapsed = ms(nowNs() - started);
   const cpu = process.cpuUsage(cpuBefore);
-  const receiverUs = Object.values(cpuPerUnit(receiverBefore, threadTicks(receiver.pid), requests, () => 'all')).reduce((a, b) => a + b, 0);
+  const receiverUs = cpuPerUnit(receiverBefore, threadTicks(receiver.pid), requests).all ?? 0;
   await pool.close();
   return {perSecond: (requests / elapsed) * 1000, cpuUs: {client: Math.round((cpu.user + cpu.system) / requests), receiver: receiverUs}};
 }
@@ -432,7 +430,7 @@ async function throughput(receiver: Receiver, databaseUrl: string | undefined, s
     const elapsed = ms(BigInt(stats.last!) - started);
     const cpuUs = {
       herald: cpuPerUnit(heraldBefore, threadTicks(server.child.pid!), total, threadLabel(server.child.pid!)),
-      receiver: Object.values(cpuPerUnit(receiverBefore, threadTicks(receiver.pid), total, () => 'all')).reduce((a, b) => a + b, 0),
+      receiver: cpuPerUnit(receiverBefore, threadTicks(receiver.pid), total).all ?? 0,
     };
     return {deliveries: total, seconds: elapsed / 1000, perSecond: (total / elapsed) * 1000, apiWritesSeconds: writesMs / 1000, cpuUs};
   });
