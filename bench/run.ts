@@ -351,9 +351,10 @@ function cpuPerUnit(before: Map<string, number>, after: Map<string, number>, uni
 }
 
 /**
- * Labels a thread: `main` for the main thread, else its order of creation after it (`+1` is the
- * first thread the process started). Node names none of its threads, so a label is all there is:
- * V8's helpers come first, Herald's sender and checkpoint threads last.
+ * Labels a thread: `main` for the main thread, else `+n`, its thread id minus the process id.
+ * Linux hands out ids in creation order (shared with every other process, so there may be gaps),
+ * and Node names none of its threads, so the order is all there is: V8's helpers come first,
+ * Herald's checkpoint and sender threads last.
  */
 function threadLabel(pid: number): (tid: string) => string {
   return (tid) => (Number(tid) === pid ? 'main' : `+${Number(tid) - pid}`);

@@ -3,7 +3,11 @@
 // the SSRF guard, abort on shutdown, and survive its thread dying.
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
-import {inProcessDispatcher, threadDispatcher, type DispatchInput, type Dispatcher} from '../../src/delivery/dispatcher.ts';
+import {spawnSync} from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {inProcessDispatcher, profilerFlags, threadDispatcher, type DispatchInput, type Dispatcher} from '../../src/delivery/dispatcher.ts';
 import {attemptHeaders} from '../../src/delivery/request.ts';
 import {createSender} from '../../src/delivery/sender.ts';
 import {startReceiver, type Receiver} from './helpers.ts';
@@ -152,9 +156,27 @@ describe('dispatchers', () => {
 });
 
 test('the sender thread gets only the CPU profiler flags of its process, each with its value', async () => {
-  const {profilerFlags} = await import('../../src/delivery/dispatcher.ts');
   assert.deepEqual(profilerFlags([]), []);
   assert.deepEqual(profilerFlags(['--max-semi-space-size=8', '--max-old-space-size=256']), []);
   assert.deepEqual(profilerFlags(['--max-semi-space-size=8', '--cpu-prof', '--cpu-prof-dir', '/tmp/p', '--max-old-space-size=256']), ['--cpu-prof', '--cpu-prof-dir', '/tmp/p']);
   assert.deepEqual(profilerFlags(['--cpu-prof', '--cpu-prof-dir=/tmp/p', '--cpu-prof-interval', '500']), ['--cpu-prof', '--cpu-prof-dir=/tmp/p', '--cpu-prof-interval', '500']);
+});
+
+test('a process run with --cpu-prof gets a profile of its sender thread too', () => {
+  const module = JSON.stringify(new URL('../../src/delivery/dispatcher.ts', import.meta.url).href);
+  /** The profiles a profiled process writes: with the dispatcher started, or only its module loaded. */
+  const profiles = (start: boolean): number => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-prof-'));
+    try {
+      const script = `const {threadDispatcher} = await import(${module});${start ? ' const d = threadDispatcher({allowPrivateTargets: true}); await d.ready; await d.close();' : ''}`;
+      const child = spawnSync(process.execPath, ['--import', 'tsx', '--cpu-prof', '--cpu-prof-dir', dir, '--input-type=module', '-e', script], {encoding: 'utf8', timeout: 60_000});
+      assert.equal(child.status, 0, child.stderr);
+      return fs.readdirSync(dir).filter((name) => name.endsWith('.cpuprofile')).length;
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true});
+    }
+  };
+  // tsx's loader threads write profiles of their own; the sender thread (with, from source, the
+  // loader it registers) adds to them only if it was given the flags.
+  assert.ok(profiles(true) > profiles(false));
 });
