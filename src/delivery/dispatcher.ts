@@ -39,11 +39,20 @@ export interface Dispatched {
   readonly result: HttpResult;
 }
 
+/**
+ * Hears how an attempt ended, with the context it was started with. One function per
+ * dispatcher, not a callback or promise per attempt: a long-lived table of per-attempt
+ * closures (resolve functions) cost the garbage collector more per attempt than all the rest
+ * of the bookkeeping; a table of plain context objects costs next to nothing.
+ */
+export type OnDispatched<C> = (context: C, dispatched: Dispatched) => void;
+
 /** Makes attempts. */
-export interface Dispatcher {
+export interface Dispatcher<C> {
   /** Resolves once attempts can start without delay (the sender thread has loaded). */
   readonly ready: Promise<void>;
-  dispatch(input: DispatchInput): Promise<Dispatched>;
+  /** Starts an attempt; the dispatcher's OnDispatched hears how it ended (always later, never now). */
+  dispatch(input: DispatchInput, context: C): void;
   /** Fails every running attempt at once with the error code `ABORTED` (shutdown past its grace). */
   abortAll(): void;
   /** Lets running attempts finish, then closes every connection (and the thread). */
@@ -54,19 +63,20 @@ export interface Dispatcher {
  * One attempt, as both dispatchers make it: signed for its instant, sent, and the headers
  * sent kept as the delivery log stores them. `body` may be the payload's UTF-8 bytes.
  */
-export async function signAndSend(sender: Sender, input: Omit<DispatchInput, 'body' | 'bodyKey'> & {readonly body: SignedBody}, signal: AbortSignal): Promise<Dispatched> {
+export async function signAndSend(sender: Sender, input: Omit<DispatchInput, 'body' | 'bodyKey'> & {readonly body: SignedBody}): Promise<Dispatched> {
   const headers = attemptHeaders(input);
-  const result = await sender.send({url: input.url, headers, body: input.body, timeoutMs: input.timeoutMs, signal});
+  const result = await sender.send({url: input.url, headers, body: input.body, timeoutMs: input.timeoutMs});
   return {requestHeaders: JSON.stringify(headers), result};
 }
 
 /** Attempts on this thread, over `sender`. */
-export function inProcessDispatcher(sender: Sender): Dispatcher {
-  const aborter = new AbortController();
+export function inProcessDispatcher<C>(sender: Sender, onDone: OnDispatched<C>): Dispatcher<C> {
   return {
     ready: Promise.resolve(),
-    dispatch: (input) => signAndSend(sender, input, aborter.signal),
-    abortAll: () => aborter.abort(),
+    dispatch(input, context) {
+      void signAndSend(sender, input).then((dispatched) => onDone(context, dispatched));
+    },
+    abortAll: () => sender.abortAll(),
     close: () => sender.close(),
   };
 }
@@ -78,8 +88,9 @@ export interface ThreadDispatcherOptions extends SenderThreadData {
 }
 
 /** Attempts on a sender thread, started at once (and again after it died, on the next attempt). */
-export function threadDispatcher(options: ThreadDispatcherOptions): Dispatcher {
-  const waiting = new Map<number, (dispatched: Dispatched) => void>();
+export function threadDispatcher<C>(options: ThreadDispatcherOptions, onDone: OnDispatched<C>): Dispatcher<C> {
+  /** The context of every attempt on the thread, by key. */
+  const waiting = new Map<number, C>();
   let thread: Worker | null = null;
   let nextKey = 0;
   /** Attempts started in this turn of the event loop, posted together. */
@@ -104,9 +115,9 @@ export function threadDispatcher(options: ThreadDispatcherOptions): Dispatcher {
         return;
       }
       for (const {key, requestHeaders, result} of message.results) {
-        const resolve = waiting.get(key);
-        waiting.delete(key);
-        resolve?.({requestHeaders, result});
+        const context = waiting.get(key);
+        if (!waiting.delete(key)) continue;
+        onDone(context!, {requestHeaders, result});
       }
       if (waiting.size === 0) worker.unref();
     });
@@ -117,8 +128,9 @@ export function threadDispatcher(options: ThreadDispatcherOptions): Dispatcher {
       if (!closed) options.onThreadError?.(reason);
       // Its attempts never finished: they fail (and are retried on the schedule).
       const result: HttpResult = {kind: 'error', code: 'SENDER_THREAD', message: `the sender thread stopped: ${reason}`, durationMs: 0};
-      for (const resolve of waiting.values()) resolve({requestHeaders: '{}', result});
+      const lost = [...waiting.values()];
       waiting.clear();
+      for (const context of lost) onDone(context, {requestHeaders: '{}', result});
     };
     worker.on('error', (error) => fail(error.message));
     worker.on('exit', (code) => fail(`exit code ${code}`));
@@ -140,28 +152,27 @@ export function threadDispatcher(options: ThreadDispatcherOptions): Dispatcher {
 
   return {
     ready,
-    dispatch(input) {
+    dispatch(input, context) {
       if (closed) {
-        return Promise.resolve({requestHeaders: '{}', result: {kind: 'error', code: 'ABORTED', message: 'the sender is closed', durationMs: 0}});
+        queueMicrotask(() => onDone(context, {requestHeaders: '{}', result: {kind: 'error', code: 'ABORTED', message: 'the sender is closed', durationMs: 0}}));
+        return;
       }
-      return new Promise<Dispatched>((resolve) => {
-        const key = nextKey++;
-        waiting.set(key, resolve);
-        if (!outgoing) {
-          outgoing = {bodies: {}, jobs: []};
-          queueMicrotask(flush);
-        }
-        outgoing.bodies[input.bodyKey] ??= input.body;
-        outgoing.jobs.push({
-          key,
-          deliveryId: input.deliveryId,
-          url: input.url,
-          bodyKey: input.bodyKey,
-          secret: input.secret,
-          previousSecrets: input.previousSecrets,
-          nowMs: input.now.getTime(),
-          timeoutMs: input.timeoutMs,
-        });
+      const key = nextKey++;
+      waiting.set(key, context);
+      if (!outgoing) {
+        outgoing = {bodies: {}, jobs: []};
+        queueMicrotask(flush);
+      }
+      outgoing.bodies[input.bodyKey] ??= input.body;
+      outgoing.jobs.push({
+        key,
+        deliveryId: input.deliveryId,
+        url: input.url,
+        bodyKey: input.bodyKey,
+        secret: input.secret,
+        previousSecrets: input.previousSecrets,
+        nowMs: input.now.getTime(),
+        timeoutMs: input.timeoutMs,
       });
     },
     abortAll() {

@@ -47,7 +47,6 @@ if (parentPort) {
   const port = parentPort;
   const {allowPrivateTargets} = workerData as SenderThreadData;
   const sender = createSender(allowPrivateTargets ? {} : {lookup: createGuardedLookup()});
-  const aborter = new AbortController();
   let finished: Extract<FromThread, {type: 'done'}>['results'][number][] = [];
   let flushing = false;
   const flush = () => {
@@ -58,7 +57,7 @@ if (parentPort) {
   };
 
   port.on('message', (message: ToThread) => {
-    if (message.type === 'abort') aborter.abort();
+    if (message.type === 'abort') sender.abortAll();
     else if (message.type === 'close') void sender.close().finally(() => port.close());
     else {
       // Each event's body is encoded once per message: every attempt signs and sends the bytes.
@@ -67,7 +66,7 @@ if (parentPort) {
         let body = encoded.get(job.bodyKey);
         if (!body) encoded.set(job.bodyKey, (body = Buffer.from(message.bodies[job.bodyKey]!, 'utf8')));
         const input = {deliveryId: job.deliveryId, url: job.url, body, secret: job.secret, previousSecrets: job.previousSecrets, now: new Date(job.nowMs), timeoutMs: job.timeoutMs};
-        void signAndSend(sender, input, aborter.signal).then(({requestHeaders, result}) => {
+        void signAndSend(sender, input).then(({requestHeaders, result}) => {
           finished.push({key: job.key, requestHeaders, result});
           if (!flushing) {
             flushing = true;

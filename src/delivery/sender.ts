@@ -36,13 +36,16 @@ export interface SendRequest {
   readonly body: string | Uint8Array;
   /** Total time allowed (connect, send, headers and body), in ms. */
   readonly timeoutMs: number;
-  /** Aborts the attempt from outside (shutdown); the result is an error with code `ABORTED`. */
-  readonly signal?: AbortSignal;
 }
 
 /** Sends delivery requests over the shared Agent. */
 export interface Sender {
   send(request: SendRequest): Promise<HttpResult>;
+  /**
+   * Fails every running request at once with the error code `ABORTED` (shutdown past its
+   * grace), and every later one: the sender's connections are destroyed.
+   */
+  abortAll(): void;
   /** Waits for in-flight requests, then closes every connection. */
   close(): Promise<void>;
   /** Closes every connection now, failing in-flight requests. */
@@ -66,23 +69,12 @@ export function createSender(options: SenderOptions = {}): Sender {
    * parsing one (and building its Basic auth) cost more than a little per attempt.
    */
   const targets = new Map<string, Target | string>();
-  /** The aborts of running requests per outside signal: one listener per signal, not per request. */
-  const running = new WeakMap<AbortSignal, Set<() => void>>();
-
-  function watch(signal: AbortSignal, abort: () => void): () => void {
-    let set = running.get(signal);
-    if (!set) {
-      const created = new Set<() => void>();
-      running.set(signal, created);
-      signal.addEventListener('abort', () => {
-        for (const stop of created) stop();
-      }, {once: true});
-      set = created;
-    }
-    set.add(abort);
-    const owned = set;
-    return () => void owned.delete(abort);
-  }
+  /**
+   * Set by abortAll(), which destroys the Agent: every request then fails, and reads as ABORTED.
+   * (No registry of running requests: a long-lived structure holding each request's closures
+   * cost more CPU per request, in garbage collection, than the whole rest of send().)
+   */
+  let aborted = false;
 
   /**
    * One POST through undici's dispatch API: a handler object per request, with no response
@@ -100,12 +92,13 @@ export function createSender(options: SenderOptions = {}): Sender {
       targets.set(request.url, target);
     }
     if (typeof target === 'string') return Promise.resolve({kind: 'error', code: 'INVALID_URL', message: target, durationMs: elapsed()});
+    if (aborted) return Promise.resolve({kind: 'error', code: 'ABORTED', message: 'aborted', durationMs: 0});
     const headers: Record<string, string> = target.authorization ? {...request.headers, Authorization: target.authorization} : (request.headers as Record<string, string>);
 
     return new Promise<HttpResult>((resolve) => {
       let done = false;
-      /** Why the attempt was stopped from here: the time limit or an abort from outside. */
-      let stopped: 'timeout' | 'aborted' | null = null;
+      /** The time limit stopped the attempt. */
+      let stopped = false;
       /** undici's controller, once the request is on a connection. */
       let controller: Dispatcher.DispatchController | null = null;
       let status = 0;
@@ -117,7 +110,6 @@ export function createSender(options: SenderOptions = {}): Sender {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        unwatch?.();
         resolve(result);
       };
       // Read at most MAX_RESPONSE_BODY bytes. A body cut short (the limit, the time limit, a
@@ -130,27 +122,23 @@ export function createSender(options: SenderOptions = {}): Sender {
         durationMs: elapsed(),
       });
       const failed = (error: unknown): HttpResult => {
-        if (stopped === 'timeout') return {kind: 'error', code: 'TIMEOUT', message: `timeout after ${request.timeoutMs} ms`, durationMs: elapsed()};
-        if (stopped === 'aborted') return {kind: 'error', code: 'ABORTED', message: 'aborted', durationMs: elapsed()};
+        if (stopped) return {kind: 'error', code: 'TIMEOUT', message: `timeout after ${request.timeoutMs} ms`, durationMs: elapsed()};
+        if (aborted) return {kind: 'error', code: 'ABORTED', message: 'aborted', durationMs: elapsed()};
         return {kind: 'error', ...describeError(error), durationMs: elapsed()};
       };
       // Before the request is on a connection (still connecting, or queued), the attempt ends
       // at once and the request is dropped as soon as undici starts it.
-      const stop = (why: 'timeout' | 'aborted') => {
+      const timer = setTimeout(() => {
         if (done || stopped) return;
-        stopped = why;
-        const reason = new Error(why);
+        stopped = true;
+        const reason = new Error('timeout');
         if (controller) controller.abort(reason);
         else finish(responseHeaders ? response() : failed(reason));
-      };
-      const timer = setTimeout(() => stop('timeout'), request.timeoutMs);
-      const unwatch = request.signal ? watch(request.signal, () => stop('aborted')) : null;
-      if (request.signal?.aborted) stop('aborted');
-      if (done) return;
+      }, request.timeoutMs);
 
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart(started) {
-          if (stopped) started.abort(new Error(stopped));
+          if (stopped) started.abort(new Error('timeout'));
           else controller = started;
         },
         onResponseStart(_controller, statusCode, incoming) {
@@ -186,8 +174,13 @@ export function createSender(options: SenderOptions = {}): Sender {
 
   return {
     send,
-    close: () => agent.close(),
-    destroy: () => agent.destroy(),
+    abortAll() {
+      if (aborted) return;
+      aborted = true;
+      void agent.destroy(new Error('aborted')).catch(() => {});
+    },
+    close: () => (aborted ? Promise.resolve() : agent.close()),
+    destroy: () => (aborted ? Promise.resolve() : agent.destroy()),
   };
 }
 

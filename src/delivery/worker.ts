@@ -31,7 +31,7 @@ import {listenOnChannels, type ChannelListener} from './pg-listen.ts';
 import {attemptHeaders, redactUrl} from './request.ts';
 import {nextDelay} from './retry-policy.ts';
 import {createSender, type Sender, type SenderOptions} from './sender.ts';
-import {inProcessDispatcher, threadDispatcher, type Dispatcher} from './dispatcher.ts';
+import {inProcessDispatcher, threadDispatcher, type Dispatched, type Dispatcher} from './dispatcher.ts';
 import {createGuardedLookup, literalTargetProblem} from './ssrf.ts';
 import type {AttemptOutcomeLabel, Metrics} from './metrics.ts';
 import {claimSqlite, disableSqlite, failingSinceSqlite, recordSqlite} from './worker-sqlite.ts';
@@ -122,6 +122,12 @@ export interface Job {
   readonly webhook: {readonly id: string; readonly target_url: string; readonly secret: string | null; readonly previous_secrets: string | null};
 }
 
+/** An attempt on its way: what answered() needs once its answer is in. */
+interface InFlight {
+  readonly job: Job;
+  readonly startedAt: Date;
+}
+
 /** One finished attempt, waiting to be recorded. */
 interface Finished {
   readonly job: Job;
@@ -187,20 +193,30 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   // the vetting lookup (composed with a given one; the sender thread builds its own). A given
   // `sender` is used as it is, and left open at stop().
   const inThread = options.senderThread ?? (!options.sender && !options.senderOptions);
-  const dispatcher: Dispatcher = inThread
-    ? threadDispatcher({
-        allowPrivateTargets: config.allowPrivateTargets,
-        onThreadError: (message) => log.error({err: {message}}, 'the sender thread stopped; its attempts failed and will be retried'),
-      })
-    : inProcessDispatcher(
+  const dispatcher: Dispatcher<InFlight> = inThread
+    ? threadDispatcher<InFlight>(
+        {
+          allowPrivateTargets: config.allowPrivateTargets,
+          onThreadError: (message) => log.error({err: {message}}, 'the sender thread stopped; its attempts failed and will be retried'),
+        },
+        answered,
+      )
+    : inProcessDispatcher<InFlight>(
         options.sender ??
           createSender(config.allowPrivateTargets ? options.senderOptions : {...options.senderOptions, lookup: createGuardedLookup(options.senderOptions?.lookup)}),
+        answered,
       );
   const ownDispatcher = inThread || !options.sender;
 
-  /** In-flight attempts per webhook id, and their completions (for stop()). */
+  /** In-flight attempts per webhook id. */
   const perWebhookCount = new Map<string, number>();
-  const active = new Set<Promise<void>>();
+  /**
+   * In-flight attempts, as a count (and a waiter for stop()), not a set of their promises: a
+   * long-lived collection holding per-attempt closures or promises makes garbage collection
+   * cost far more per attempt (measured in the sender: see sender.ts and dispatcher.ts).
+   */
+  let running = 0;
+  let onIdle: (() => void) | null = null;
   /** Deliveries whose attempt was aborted by shutdown: leases to hand back. */
   const abandoned: string[] = [];
   let stopping = false;
@@ -331,7 +347,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    * full, so more may be due, and there are free slots).
    */
   async function round(): Promise<boolean> {
-    const free = concurrency - active.size;
+    const free = concurrency - running;
     // Written attempts free their memory; until enough are, claim nothing more. The flush
     // wakes the loop after each batch (so nothing polls for it meanwhile).
     if (queue.length + writing >= maxUnrecorded) {
@@ -341,7 +357,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     // While attempts are in flight, each one finishing wakes the loop: claim once a useful
     // number of slots is free rather than one query per finished attempt (an idle worker
     // claims at once, so a lone event waits for nothing).
-    if (free <= 0 || (active.size > 0 && free < claimThreshold)) {
+    if (free <= 0 || (running > 0 && free < claimThreshold)) {
       checkedAt = clock.now();
       return false;
     }
@@ -353,18 +369,18 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     const giveBack = [...missing];
     for (const job of jobs) {
       const id = job.webhook.id;
-      const running = perWebhookCount.get(id) ?? 0;
+      const busy = perWebhookCount.get(id) ?? 0;
       // The cap is per webhook, so a slow endpoint holds at most `perWebhook` slots; rows over
       // it (only possible in a race) go back at once: other webhooks never wait behind it.
-      if (running >= perWebhook || stopping) {
+      if (busy >= perWebhook || stopping) {
         giveBack.push(job.delivery.id);
         continue;
       }
-      perWebhookCount.set(id, running + 1);
+      perWebhookCount.set(id, busy + 1);
       launch(job);
     }
     await release(giveBack);
-    return full && active.size < concurrency;
+    return full && running < concurrency;
   }
 
   /**
@@ -402,7 +418,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       if (again) continue;
       let ms = pollMs;
       // With attempts in flight, the next one to finish wakes the loop anyway.
-      if (active.size === 0) {
+      if (running === 0) {
         try {
           ms = await sleepMs();
         } catch {
@@ -416,26 +432,22 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
 
   // ---- one attempt ---------------------------------------------------------------------
 
+  /**
+   * Starts one attempt; answered() takes it from there once its answer is in, which frees its
+   * slot. Its record is queued by then and written with others a moment later (flush): the
+   * lease keeps the delivery from being claimed again until that commit, and stop() waits for it.
+   */
   function launch(job: Job): void {
-    const done = attempt(job)
-      .catch((error: unknown) => log.error({err: errorInfo(error), delivery_id: job.delivery.id}, 'delivery attempt crashed'))
-      .finally(() => {
-        active.delete(done);
-        const left = (perWebhookCount.get(job.webhook.id) ?? 1) - 1;
-        if (left <= 0) perWebhookCount.delete(job.webhook.id);
-        else perWebhookCount.set(job.webhook.id, left);
-        // A slot is free (and this webhook may have more due): claim again.
-        if (!stopping) wake.notify();
-      });
-    active.add(done);
+    running++;
+    try {
+      startAttempt(job);
+    } catch (error) {
+      log.error({err: errorInfo(error), delivery_id: job.delivery.id}, 'delivery attempt crashed');
+      settle(job);
+    }
   }
 
-  /**
-   * Makes one attempt; resolves once its answer is in, which frees its slot. Its record is
-   * queued by then and written with others a moment later (flush): the lease keeps the
-   * delivery from being claimed again until that commit, and stop() waits for it.
-   */
-  async function attempt(job: Job): Promise<void> {
+  function startAttempt(job: Job): void {
     const startedAt = clock.now();
     // !! NO transaction is open here, and none may be: the claim has committed, and the
     // record is a new short transaction after the response. Holding a transaction (or a
@@ -453,26 +465,52 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       now: startedAt,
       timeoutMs,
     };
-    const {requestHeaders, result} =
-      blocked !== null
-        ? {requestHeaders: JSON.stringify(attemptHeaders(input)), result: {kind: 'error', code: 'BLOCKED', message: blocked, durationMs: 0} satisfies HttpResult}
-        : await dispatcher.dispatch(input);
-    if (result.kind === 'error' && result.code === 'ABORTED') {
-      abandoned.push(job.delivery.id);
+    const context: InFlight = {job, startedAt};
+    if (blocked === null) {
+      dispatcher.dispatch(input, context);
       return;
     }
-    const finishedAt = clock.now();
-    const outcome = classify(result, timeoutMs, finishedAt.getTime());
-    record({
-      job,
-      attemptNumber: job.delivery.attempt_count + 1,
-      startedAt,
-      finishedAt,
-      url: redactUrl(job.webhook.target_url),
-      requestHeaders,
-      result,
-      outcome,
-    });
+    const requestHeaders = JSON.stringify(attemptHeaders(input));
+    queueMicrotask(() => answered(context, {requestHeaders, result: {kind: 'error', code: 'BLOCKED', message: blocked, durationMs: 0}}));
+  }
+
+  /** An attempt's answer (or failure) is in: queue its record, free its slot, claim again. */
+  function answered({job, startedAt}: InFlight, {requestHeaders, result}: Dispatched): void {
+    try {
+      if (result.kind === 'error' && result.code === 'ABORTED') {
+        abandoned.push(job.delivery.id);
+      } else {
+        const finishedAt = clock.now();
+        record({
+          job,
+          attemptNumber: job.delivery.attempt_count + 1,
+          startedAt,
+          finishedAt,
+          url: redactUrl(job.webhook.target_url),
+          requestHeaders,
+          result,
+          outcome: classify(result, timeoutMs, finishedAt.getTime()),
+        });
+      }
+    } catch (error) {
+      log.error({err: errorInfo(error), delivery_id: job.delivery.id}, 'delivery attempt crashed');
+    } finally {
+      settle(job);
+    }
+  }
+
+  /** An attempt is over (recorded or not): its slots are free; claim again. */
+  function settle(job: Job): void {
+    running--;
+    if (running === 0 && onIdle) {
+      onIdle();
+      onIdle = null;
+    }
+    const left = (perWebhookCount.get(job.webhook.id) ?? 1) - 1;
+    if (left <= 0) perWebhookCount.delete(job.webhook.id);
+    else perWebhookCount.set(job.webhook.id, left);
+    // A slot is free (and this webhook may have more due): claim again.
+    if (!stopping) wake.notify();
   }
 
   // ---- recording -----------------------------------------------------------------------
@@ -495,7 +533,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     if (flushing) return;
     flushing = new Promise<void>((resolve) => {
       const start = () => void flush().then(resolve);
-      if (active.size > claimThreshold) setTimeout(start, RECORD_DELAY_MS);
+      if (running > claimThreshold) setTimeout(start, RECORD_DELAY_MS);
       else setImmediate(start);
     });
   }
@@ -749,14 +787,14 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   return {
     id: workerId,
     ready: Promise.all([listener?.ready, dispatcher.ready]).then(() => {}),
-    inFlight: () => active.size,
+    inFlight: () => running,
     stop(stopOptions = {}) {
       stopped ??= (async () => {
         stopping = true;
         wake.notify(); // end the loop's sleep
         await loopDone;
         const graceMs = stopOptions.graceMs ?? timeoutMs + 1000;
-        const all = Promise.allSettled([...active]);
+        const all = running === 0 ? Promise.resolve() : new Promise<void>((resolve) => (onIdle = resolve));
         let timer: NodeJS.Timeout | undefined;
         const graceOver = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
         if ((await Promise.race([all.then(() => 'done' as const), graceOver])) === 'late') {

@@ -7,7 +7,7 @@ import {spawnSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {inProcessDispatcher, profilerFlags, threadDispatcher, type DispatchInput, type Dispatcher} from '../../src/delivery/dispatcher.ts';
+import {inProcessDispatcher, profilerFlags, threadDispatcher, type DispatchInput, type Dispatched, type Dispatcher} from '../../src/delivery/dispatcher.ts';
 import {attemptHeaders} from '../../src/delivery/request.ts';
 import {createSender} from '../../src/delivery/sender.ts';
 import {startReceiver, type Receiver} from './helpers.ts';
@@ -15,11 +15,16 @@ import {startReceiver, type Receiver} from './helpers.ts';
 const BODY = JSON.stringify({post: {current: {id: '6b0a0a0a0a0a0a0a0a0a0a0a', title: 'Dispatch', html: '<p>é ✓</p>'}}});
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
+/** Each attempt's context is the resolve of its promise: call() makes one attempt. */
+type Waiter = (dispatched: Dispatched) => void;
+const answer = (resolve: Waiter, dispatched: Dispatched) => resolve(dispatched);
+const call = (d: Dispatcher<Waiter>, input: DispatchInput) => new Promise<Dispatched>((resolve) => d.dispatch(input, resolve));
+
 describe('dispatchers', () => {
   let r: Receiver;
-  const opened: Dispatcher[] = [];
+  const opened: Dispatcher<Waiter>[] = [];
   const thread = (allowPrivateTargets = true, onThreadError?: (message: string) => void) => {
-    const d = threadDispatcher({allowPrivateTargets, onThreadError});
+    const d = threadDispatcher({allowPrivateTargets, onThreadError}, answer);
     opened.push(d);
     return d;
   };
@@ -50,12 +55,12 @@ describe('dispatchers', () => {
   });
 
   test('the thread sends what the in-process dispatcher sends: same headers, same body bytes', async () => {
-    const local = inProcessDispatcher(createSender());
+    const local = inProcessDispatcher(createSender(), answer);
     opened.push(local);
     const viaThread = thread();
     await viaThread.ready;
-    const a = await local.dispatch(input('/same'));
-    const b = await viaThread.dispatch(input('/same'));
+    const a = await call(local, input('/same'));
+    const b = await call(viaThread, input('/same'));
     const expected = attemptHeaders(input('/same'));
     assert.deepEqual(JSON.parse(a.requestHeaders), expected);
     assert.deepEqual(JSON.parse(b.requestHeaders), expected);
@@ -75,7 +80,7 @@ describe('dispatchers', () => {
     // Three events, three bodies: each batch carries each body once, keyed by event.
     const bodyOf = (event: number) => JSON.stringify({event, post: {current: {title: `Event ${event}`}}});
     const results = await Promise.all(
-      Array.from({length: 40}, (_, i) => d.dispatch(input('/many', {deliveryId: `many-${i}`, bodyKey: `event-${i % 3}`, body: bodyOf(i % 3)}))),
+      Array.from({length: 40}, (_, i) => call(d, input('/many', {deliveryId: `many-${i}`, bodyKey: `event-${i % 3}`, body: bodyOf(i % 3)}))),
     );
     assert.deepEqual(
       results.map((x) => JSON.parse(x.requestHeaders)['webhook-id']),
@@ -90,7 +95,7 @@ describe('dispatchers', () => {
   });
 
   test('an error answer comes back whole: status, lower-case headers, body', async () => {
-    const {result} = await thread().dispatch(input('/fail'));
+    const {result} = await call(thread(), input('/fail'));
     assert.equal(result.kind, 'response');
     if (result.kind !== 'response') return;
     assert.equal(result.status, 500);
@@ -101,7 +106,7 @@ describe('dispatchers', () => {
   test('the SSRF guard holds in the thread: a name resolving to loopback is blocked, nothing arrives', async () => {
     const before = r.received.length;
     const port = new URL(r.url).port;
-    const {result} = await thread(false).dispatch(input('/x', {url: `http://localhost:${port}/guarded`}));
+    const {result} = await call(thread(false), input('/x', {url: `http://localhost:${port}/guarded`}));
     assert.equal(result.kind, 'error');
     if (result.kind !== 'error') return;
     assert.equal(result.code, 'BLOCKED');
@@ -112,7 +117,7 @@ describe('dispatchers', () => {
   test('abortAll() ends a hanging attempt at once as ABORTED, not as a timeout', async () => {
     const d = thread();
     await d.ready;
-    const pending = d.dispatch(input('/hang-abort', {timeoutMs: 10_000}));
+    const pending = call(d, input('/hang-abort', {timeoutMs: 10_000}));
     await r.waitFor(1, 3000, (x) => x.path === '/hang-abort');
     const t0 = Date.now();
     d.abortAll();
@@ -126,29 +131,29 @@ describe('dispatchers', () => {
     const errors: string[] = [];
     const d = thread(true, (message) => errors.push(message));
     await d.ready;
-    const hanging = d.dispatch(input('/hang-death', {timeoutMs: 10_000}));
+    const hanging = call(d, input('/hang-death', {timeoutMs: 10_000}));
     await r.waitFor(1, 3000, (x) => x.path === '/hang-death');
     // A body that is not a string makes the thread's message handler throw: the thread dies.
-    const broken = await d.dispatch(input('/never', {body: 42 as unknown as string, bodyKey: 'broken'}));
+    const broken = await call(d, input('/never', {body: 42 as unknown as string, bodyKey: 'broken'}));
     assert.equal(broken.result.kind, 'error');
     if (broken.result.kind === 'error') assert.equal(broken.result.code, 'SENDER_THREAD');
     const {result} = await hanging;
     assert.equal(result.kind, 'error');
     if (result.kind === 'error') assert.equal(result.code, 'SENDER_THREAD');
     assert.equal(errors.length, 1);
-    const again = await d.dispatch(input('/after-death'));
+    const again = await call(d, input('/after-death'));
     assert.equal(again.result.kind, 'response');
     await r.waitFor(1, 3000, (x) => x.path === '/after-death');
   });
 
   test('close() waits for running attempts, and an attempt after close is ABORTED without a request', async () => {
-    const d = threadDispatcher({allowPrivateTargets: true});
-    const running = d.dispatch(input('/last'));
+    const d = threadDispatcher({allowPrivateTargets: true}, answer);
+    const running = call(d, input('/last'));
     const closing = d.close();
     assert.equal((await running).result.kind, 'response');
     await closing;
     const before = r.received.length;
-    const late = await d.dispatch(input('/late'));
+    const late = await call(d, input('/late'));
     assert.equal(late.result.kind, 'error');
     if (late.result.kind === 'error') assert.equal(late.result.code, 'ABORTED');
     assert.equal(r.received.length, before);

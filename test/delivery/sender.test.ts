@@ -50,8 +50,7 @@ describe('sender', () => {
     await sender.destroy();
     await r.close();
   });
-  const send = (path: string, timeoutMs = 1000, extra: {signal?: AbortSignal} = {}) =>
-    sender.send({url: `${r.url}${path}`, headers: HEADERS, body: '{}', timeoutMs, ...extra});
+  const send = (path: string, timeoutMs = 1000) => sender.send({url: `${r.url}${path}`, headers: HEADERS, body: '{}', timeoutMs});
 
   test('an answer: status, lower-case headers (repeats joined), body, duration', async () => {
     const result = await send('/created');
@@ -118,11 +117,22 @@ describe('sender', () => {
     assert.equal(ftp.kind === 'error' && ftp.code, 'INVALID_URL');
   });
 
-  test('an abort from outside (shutdown) is ABORTED, not a timeout', async () => {
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
-    const result = await send('/hang', 5000, {signal: controller.signal});
-    assert.equal(result.kind === 'error' && result.code, 'ABORTED');
+  test('abortAll() (shutdown) ends running and waiting requests at once as ABORTED, and every later one', async () => {
+    // One connection: the first request hangs on it, the second waits for it.
+    const single = createSender({connectionsPerOrigin: 1});
+    const running = single.send({url: `${r.url}/hang`, headers: HEADERS, body: '{}', timeoutMs: 5000});
+    await sleep(50);
+    const waiting = single.send({url: `${r.url}/queued-abort`, headers: HEADERS, body: '{}', timeoutMs: 5000});
+    await sleep(20);
+    const t0 = Date.now();
+    single.abortAll();
+    const [first, second] = await Promise.all([running, waiting]);
+    assert.equal(first.kind === 'error' && first.code, 'ABORTED');
+    assert.equal(second.kind === 'error' && second.code, 'ABORTED');
+    assert.ok(Date.now() - t0 < 1000, `ended after ${Date.now() - t0} ms, not at the time limit`);
+    const later = await single.send({url: `${r.url}/created`, headers: HEADERS, body: '{}', timeoutMs: 1000});
+    assert.equal(later.kind === 'error' && later.code, 'ABORTED');
+    assert.ok(!r.received.some((x) => x.path === '/queued-abort'), 'the waiting request was never sent');
   });
 
   test('the limit also ends a request still waiting for a connection, and the next in line still goes', async () => {

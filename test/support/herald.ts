@@ -142,6 +142,7 @@ function loopbackOnlySender(senderOptions: SenderOptions | undefined, config: Co
       if (!allowed(hostname)) return {kind: 'error', code: 'BLOCKED', message: hostname, durationMs: 0};
       return real.send(request);
     },
+    abortAll: () => real.abortAll(),
     close: () => real.close(),
     destroy: () => real.destroy(),
   };
