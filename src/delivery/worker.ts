@@ -64,7 +64,10 @@ export interface WorkerOptions {
   readonly disableAfterMs?: number;
   /** Names this worker in `lease_owner`. Default `<host>:<pid>:<random>`. */
   readonly workerId?: string;
-  /** The process's sender (one undici Agent). Default: a new one, closed by stop(). */
+  /**
+   * The process's sender (one undici Agent). Default: a new one, closed by stop(). A given one
+   * is left open by stop(), unless attempts outlast its grace: then its abortAll() ends them.
+   */
   readonly sender?: Sender;
   /**
    * How to build the sender when none is given. Unless `config.allowPrivateTargets`, its lookup
@@ -191,7 +194,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   const log = logger.child({component: 'delivery', worker: workerId});
   // The SSRF guard (SPEC §7): unless private targets are allowed, every name is resolved through
   // the vetting lookup (composed with a given one; the sender thread builds its own). A given
-  // `sender` is used as it is, and left open at stop().
+  // `sender` is used as it is, and left open at stop() (see WorkerOptions.sender).
   const inThread = options.senderThread ?? (!options.sender && !options.senderOptions);
   const dispatcher: Dispatcher<InFlight> = inThread
     ? threadDispatcher<InFlight>(
