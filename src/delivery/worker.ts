@@ -379,7 +379,6 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         giveBack.push(job.delivery.id);
         continue;
       }
-      perWebhookCount.set(id, busy + 1);
       launch(job);
     }
     await release(giveBack);
@@ -441,7 +440,9 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    * lease keeps the delivery from being claimed again until that commit, and stop() waits for it.
    */
   function launch(job: Job): void {
+    // Taken here, given back by settle(): the two counts change together.
     running++;
+    perWebhookCount.set(job.webhook.id, (perWebhookCount.get(job.webhook.id) ?? 0) + 1);
     try {
       startAttempt(job);
     } catch (error) {
