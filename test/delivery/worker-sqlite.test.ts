@@ -79,3 +79,24 @@ test("each webhook within its room; nothing leased when no webhook has any", asy
   assert.equal((await leaseOf(ids[2]!)).lease_owner, null);
   await releaseAll();
 });
+
+test('the lease finds the picked rows by id, not by walking every pending row', async () => {
+  // Walking deliveries_claim for status = 'pending' (SQLite's choice without the hint) made
+  // each lease scan the whole backlog: with 100,000 pending rows, every claim read them all.
+  await seed(3);
+  let leaseText = '';
+  await h.database.syncTransaction!((prepare) =>
+    claimSqlite((text) => {
+      if (text.startsWith('update deliveries set lease_owner')) leaseText = text;
+      return prepare(text);
+    }, input(1)),
+  );
+  assert.notEqual(leaseText, '', 'the claim leased with its update statement');
+  const plan = await h.database.syncTransaction!((prepare) =>
+    prepare(`explain query plan ${leaseText}`).all({owner: 'x', until: 'y', ids: '["a","b"]', now: 'z'}) as {detail: string}[],
+  );
+  const onDeliveries = plan.map((step) => step.detail).filter((detail) => /\bdeliveries\b/.test(detail));
+  assert.equal(onDeliveries.length, 1, JSON.stringify(plan));
+  assert.match(onDeliveries[0]!, /USING INDEX sqlite_autoindex_deliveries_1 \(id=\?\)/);
+  await releaseAll();
+});
