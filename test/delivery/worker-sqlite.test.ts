@@ -4,7 +4,7 @@ import {after, before, test} from 'node:test';
 import assert from 'node:assert/strict';
 import type BetterSqlite3 from 'better-sqlite3';
 import {startHerald, type TestHerald} from '../support/herald.ts';
-import {claimSqlite} from '../../src/delivery/worker-sqlite.ts';
+import {claimSqlite, failingSinceSqlite} from '../../src/delivery/worker-sqlite.ts';
 import type {ClaimInput} from '../../src/delivery/claim-policy.ts';
 import {insertDeliveries, insertEvent, insertWebhook} from './helpers.ts';
 
@@ -99,4 +99,27 @@ test('the lease finds the picked rows by id, not by walking every pending row', 
   assert.equal(onDeliveries.length, 1, JSON.stringify(plan));
   assert.match(onDeliveries[0]!, /USING INDEX sqlite_autoindex_deliveries_1 \(id=\?\)/);
   await releaseAll();
+});
+
+test("the check before disabling a webhook reads that webhook's deliveries only", async () => {
+  // deliveries_claim leads with status: searched for 'succeeded', it walks every webhook's
+  // finished deliveries (the whole log) inside the record's write transaction.
+  const texts: string[] = [];
+  await h.database.syncTransaction!((prepare) =>
+    failingSinceSqlite((text) => {
+      texts.push(text);
+      return prepare(text);
+    }, 'some-webhook', new Date().toISOString()),
+  );
+  assert.equal(texts.length, 2);
+  for (const text of texts) {
+    const plan = await h.database.syncTransaction!((prepare) => {
+      const statement = prepare(`explain query plan ${text}`);
+      const named = text.includes('@webhook');
+      return (named ? statement.all({webhook: 'w', cutoff: 'c', success: null}) : statement.all('w')) as {detail: string}[];
+    });
+    const details = plan.map((step) => step.detail).join(' | ');
+    assert.match(details, /USING (COVERING )?INDEX deliveries_webhook_created \(webhook_id=\?/, text);
+    assert.doesNotMatch(details, /deliveries_claim/, text);
+  }
 });
