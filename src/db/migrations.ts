@@ -3,7 +3,7 @@
  * append-only step; never edit one that has shipped, add a new one.
  */
 import {randomUUID} from 'node:crypto';
-import {sql, type Kysely, type Migration} from 'kysely';
+import {SqliteAdapter, sql, type Kysely, type Migration} from 'kysely';
 import {objectId} from '../lib/ids.ts';
 
 /** Column type for a 24-hex id. */
@@ -441,6 +441,30 @@ const deliveryClaimOrder: Migration = {
   },
 };
 
+/**
+ * SQLite only: a generation that changes with every change to what delivering reads of a
+ * webhook (its event, target, secrets, status, source; rows added or deleted, cascades
+ * included). Triggers keep it, so the writes of every connection and process count. The worker
+ * and the outbox keep webhook rows in memory while it holds still, instead of reading them again
+ * for every delivery and every write. Each change sets a new random value rather than adding
+ * one: a number seen inside a transaction that was then rolled back never comes back for
+ * another change. (PostgreSQL reads the webhooks in one batched query instead.)
+ */
+const webhookGeneration: Migration = {
+  async up(db: Kysely<any>) {
+    if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return;
+    await sql`create table herald_generations (name varchar(50) primary key, value integer not null)`.execute(db);
+    await sql`insert into herald_generations (name, value) values ('webhooks', 0)`.execute(db);
+    // Within 2^53, so JavaScript reads it exactly.
+    const bump = `update herald_generations set value = abs(random() % 9007199254740991) where name = 'webhooks'`;
+    await sql.raw(`create trigger webhooks_generation_insert after insert on webhooks begin ${bump}; end`).execute(db);
+    await sql.raw(`create trigger webhooks_generation_delete after delete on webhooks begin ${bump}; end`).execute(db);
+    await sql
+      .raw(`create trigger webhooks_generation_update after update of event, target_url, secret, previous_secrets, status, source_id on webhooks begin ${bump}; end`)
+      .execute(db);
+  },
+};
+
 export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0001_initial': initial,
   '0002_members_email_lower': membersEmailLower,
@@ -449,6 +473,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
   '0005_integration_listen_secret': integrationListenSecret,
   '0006_sources': sources,
   '0007_delivery_claim_order': deliveryClaimOrder,
+  '0008_webhook_generation': webhookGeneration,
 };
 
 /** Key of the PostgreSQL advisory lock that lets one process migrate at a time. */

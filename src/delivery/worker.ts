@@ -34,7 +34,7 @@ import {createSender, type Sender, type SenderOptions} from './sender.ts';
 import {inProcessDispatcher, threadDispatcher, type Dispatched, type Dispatcher} from './dispatcher.ts';
 import {createGuardedLookup, literalTargetProblem} from './ssrf.ts';
 import type {AttemptOutcomeLabel, Metrics} from './metrics.ts';
-import {claimSqlite, disableSqlite, failingSinceSqlite, recordSqlite} from './worker-sqlite.ts';
+import {claimSqlite, disableSqlite, failingSinceSqlite, recordSqlite, webhookCache} from './worker-sqlite.ts';
 import {dueOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 
 /** What the worker needs from the composition root (a subset of the app's Deps). */
@@ -213,6 +213,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
 
   /** In-flight attempts per webhook id. */
   const perWebhookCount = new Map<string, number>();
+  /** Webhook rows kept between claims while no webhook changes (SQLite; see worker-sqlite.ts). */
+  const cachedWebhooks = webhookCache();
   /**
    * In-flight attempts, as a count (and a waiter for stop()), not a set of their promises: a
    * long-lived collection holding per-attempt closures or promises makes garbage collection
@@ -331,7 +333,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
       workerId,
     };
-    if (database.syncTransaction) return database.syncTransaction((prepare) => claimSqlite(prepare, input));
+    if (database.syncTransaction) return database.syncTransaction((prepare) => claimSqlite(prepare, input, cachedWebhooks));
     const {rows, full, collided} = await claimPostgres(input);
     if (rows.length === 0) return {jobs: [], missing: [], full, collided};
     try {

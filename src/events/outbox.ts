@@ -40,6 +40,24 @@ export interface OutboxResult {
   readonly deliveries: number;
 }
 
+/**
+ * The webhooks writes fan out to, by source and event names, kept from one write to the next
+ * while the webhooks' generation holds still (SQLite only: migration 0008's triggers bump it on
+ * every change to a webhook's event, status, source…, from any connection, cascades included).
+ * Reading them again for every write cost more than the write's own event row.
+ */
+export interface FanOutCache {
+  generation: number | null;
+  readonly lists: Map<string, readonly {readonly id: string; readonly event: string}[]>;
+}
+
+export function fanOutCache(): FanOutCache {
+  return {generation: null, lists: new Map()};
+}
+
+/** Lists kept at most (one per source and set of event names written together). */
+const FAN_OUT_CACHE_LISTS = 1000;
+
 /** Event rows per INSERT statement: keeps the bound parameters under SQLite's 32766 and PostgreSQL's 65535. */
 const CHUNK_ROWS = 1000;
 
@@ -84,7 +102,7 @@ export async function writeOutbox(
   trx: Transaction<DB>,
   dialect: Database['dialect'],
   events: readonly DetectedEvent[],
-  context: {readonly now: Date; readonly random: Random; readonly siteUrl: string},
+  context: {readonly now: Date; readonly random: Random; readonly siteUrl: string; readonly cache?: FanOutCache},
 ): Promise<OutboxResult> {
   const ordered = combineEvents(events);
   if (ordered.length === 0) return {events: [], deliveries: 0};
@@ -115,7 +133,7 @@ async function insertEventsWithDeliveries(
   dialect: Database['dialect'],
   eventRows: readonly EventsTable[],
   sourceId: string | null,
-  context: {readonly now: Date; readonly random: Random},
+  context: {readonly now: Date; readonly random: Random; readonly cache?: FanOutCache},
 ): Promise<OutboxResult> {
   await insertEvents(trx, eventRows);
   if (dialect === 'postgres') {
@@ -126,15 +144,7 @@ async function insertEventsWithDeliveries(
   }
 
   const names = [...new Set(eventRows.map((event) => event.name))];
-  const webhooks = await trx
-    .selectFrom('webhooks')
-    .select(['id', 'event'])
-    .where('event', 'in', names)
-    .where('status', '=', 'available')
-    .where('source_id', sourceId === null ? 'is' : '=', sourceId)
-    .orderBy('created_at')
-    .orderBy('id')
-    .execute();
+  const webhooks = await subscribedWebhooks(trx, dialect, names, sourceId, context.cache);
   const byEvent = new Map<string, string[]>();
   for (const webhook of webhooks) {
     const ids = byEvent.get(webhook.event);
@@ -163,6 +173,41 @@ async function insertEventsWithDeliveries(
     await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(trx);
   }
   return {events: eventRows, deliveries: pairs.length};
+}
+
+/** The available webhooks of `sourceId` on any of `names`, in creation order: from `cache` while current. */
+async function subscribedWebhooks(
+  trx: Transaction<DB>,
+  dialect: Database['dialect'],
+  names: readonly string[],
+  sourceId: string | null,
+  cache: FanOutCache | undefined,
+): Promise<readonly {readonly id: string; readonly event: string}[]> {
+  const read = () =>
+    trx
+      .selectFrom('webhooks')
+      .select(['id', 'event'])
+      .where('event', 'in', names)
+      .where('status', '=', 'available')
+      .where('source_id', sourceId === null ? 'is' : '=', sourceId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+  if (!cache || dialect !== 'sqlite') return read();
+  // Read in this transaction, which holds SQLite's write lock: no webhook changes before its commit.
+  const generation = (await sql<{value: number}>`select value from herald_generations where name = 'webhooks'`.execute(trx)).rows[0]?.value ?? null;
+  if (generation === null) return read(); // no generation row (removed by hand): nothing is kept
+  if (generation !== cache.generation || cache.lists.size >= FAN_OUT_CACHE_LISTS) {
+    cache.lists.clear();
+    cache.generation = generation;
+  }
+  const key = `${sourceId ?? ''}\n${[...names].sort().join(',')}`;
+  let webhooks = cache.lists.get(key);
+  if (!webhooks) {
+    webhooks = await read();
+    cache.lists.set(key, webhooks);
+  }
+  return webhooks;
 }
 
 /**
@@ -231,11 +276,12 @@ export type WithEvents = <T>(write: (on: EventHooks) => Promise<T>) => Promise<T
 
 /** Makes the WithEvents of a composition root (one per route module is fine). */
 export function eventsFor(deps: OutboxDeps): WithEvents {
+  const cache = fanOutCache();
   return async (write) => {
     let deliveries = 0;
     const fired: FiredEvent[] = [];
     const record = async (trx: Transaction<DB>, events: readonly DetectedEvent[]): Promise<void> => {
-      const result = await writeOutbox(trx, deps.database.dialect, events, {now: deps.clock.now(), random: deps.random, siteUrl: deps.siteUrl()});
+      const result = await writeOutbox(trx, deps.database.dialect, events, {now: deps.clock.now(), random: deps.random, siteUrl: deps.siteUrl(), cache});
       deliveries += result.deliveries;
       fired.push(...result.events);
     };

@@ -4,7 +4,7 @@ import {after, before, test} from 'node:test';
 import assert from 'node:assert/strict';
 import type BetterSqlite3 from 'better-sqlite3';
 import {startHerald, type TestHerald} from '../support/herald.ts';
-import {claimSqlite, failingSinceSqlite} from '../../src/delivery/worker-sqlite.ts';
+import {claimSqlite, failingSinceSqlite, webhookCache} from '../../src/delivery/worker-sqlite.ts';
 import type {ClaimInput} from '../../src/delivery/claim-policy.ts';
 import {insertDeliveries, insertEvent, insertWebhook} from './helpers.ts';
 
@@ -122,4 +122,43 @@ test("the check before disabling a webhook reads that webhook's deliveries only"
     assert.match(details, /USING (COVERING )?INDEX deliveries_webhook_created \(webhook_id=\?/, text);
     assert.doesNotMatch(details, /deliveries_claim/, text);
   }
+});
+
+test('webhook rows are kept from one claim to the next until a webhook changes (any column delivering reads)', async () => {
+  const webhookId = await insertWebhook(h.database, h.integration.id, {target_url: 'http://127.0.0.1:9/kept', secret: 'first'});
+  const eventId = await insertEvent(h.database, '{"n":2}');
+  const cache = webhookCache();
+  /** One claim of a fresh delivery of the webhook: the webhook it loaded, and whether it read the row. */
+  const claimOne = async () => {
+    await insertDeliveries(h.database, [{event_id: eventId, webhook_id: webhookId, next_attempt_at: new Date(Date.now() - 1000).toISOString()}]);
+    let readWebhook = false;
+    const result = await h.database.syncTransaction!((prepare) =>
+      claimSqlite((text) => {
+        if (text.includes('from webhooks where id = ?')) readWebhook = true;
+        return prepare(text);
+      }, input(10), cache),
+    );
+    await releaseAll();
+    assert.equal(result.jobs.length, 1);
+    return {webhook: result.jobs[0]!.webhook, readWebhook};
+  };
+  const first = await claimOne();
+  assert.equal(first.readWebhook, true);
+  assert.equal(first.webhook.secret, 'first');
+  assert.equal((await claimOne()).readWebhook, false, 'nothing changed: the kept row');
+
+  // Columns delivering does not read change nothing.
+  await h.database.db.updateTable('webhooks').set({last_triggered_at: new Date().toISOString(), last_triggered_status: '200', name: 'Renamed'}).where('id', '=', webhookId).execute();
+  assert.equal((await claimOne()).readWebhook, false);
+
+  for (const [column, value] of [['secret', 'second'], ['target_url', 'http://127.0.0.1:9/moved'], ['previous_secrets', '[]']] as const) {
+    await h.database.db.updateTable('webhooks').set({[column]: value}).where('id', '=', webhookId).execute();
+    const after = await claimOne();
+    assert.equal(after.readWebhook, true, `${column} changed: read again`);
+    assert.equal((after.webhook as Record<string, unknown>)[column], value);
+  }
+  // Another webhook added (or any other change to the table's delivering columns) empties the cache.
+  await insertWebhook(h.database, h.integration.id, {target_url: 'http://127.0.0.1:9/other'});
+  assert.equal((await claimOne()).readWebhook, true);
+  assert.equal((await claimOne()).readWebhook, false);
 });

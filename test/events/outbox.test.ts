@@ -173,6 +173,43 @@ for (const dialect of DIALECTS) {
       assert.equal(await wasWoken(herald.wake), false);
     });
 
+    test("one route module's writes follow every webhook change between them (SQLite keeps the list while no webhook changes)", async () => {
+      const db = herald.database.db;
+      const integration = herald.integration.id;
+      const other = await herald.createIntegration('Fan-out changes');
+      const fannedOut = async (name: string) => {
+        await log.mark();
+        await herald.api.tags.add({name});
+        const added = (await log.fresh()).find((e) => e.name === 'tag.added');
+        assert.ok(added, 'tag.added fired');
+        const rows = await db.selectFrom('deliveries').select('webhook_id').where('event_id', '=', added.id).orderBy('id').execute();
+        return rows.map((row) => row.webhook_id);
+      };
+      const first = await addWebhook(db, integration, 'tag.added');
+      const doomed = await addWebhook(db, other.id, 'tag.added');
+      assert.deepEqual(await fannedOut('Fan-out 1'), [first, doomed]);
+      assert.deepEqual(await fannedOut('Fan-out 2'), [first, doomed], 'nothing changed: the same list');
+
+      const second = await addWebhook(db, integration, 'tag.added');
+      assert.deepEqual(await fannedOut('Fan-out 3'), [first, doomed, second], 'a webhook added since');
+
+      // Its integration deleted: the webhook goes by cascade, and a delivery to it would break the write.
+      await db.deleteFrom('integrations').where('id', '=', other.id).execute();
+      assert.deepEqual(await fannedOut('Fan-out 4'), [first, second], 'a webhook deleted by cascade');
+
+      await db.updateTable('webhooks').set({status: 'disabled'}).where('id', '=', first).execute();
+      assert.deepEqual(await fannedOut('Fan-out 5'), [second], 'a webhook disabled since');
+
+      await db.updateTable('webhooks').set({event: 'tag.deleted'}).where('id', '=', second).execute();
+      assert.deepEqual(await fannedOut('Fan-out 6'), [], 'a webhook moved to another event');
+
+      await db.updateTable('webhooks').set({status: 'available', event: 'tag.added'}).where('id', 'in', [first, second]).execute();
+      assert.deepEqual(await fannedOut('Fan-out 7'), [first, second], 'both back');
+      // Columns delivering does not read leave the list as it is (and it stays right).
+      await db.updateTable('webhooks').set({last_triggered_at: new Date().toISOString(), name: 'Renamed'}).where('id', '=', first).execute();
+      assert.deepEqual(await fannedOut('Fan-out 8'), [first, second]);
+    });
+
     test('a hook that fails after writing the outbox rolls everything back and wakes nobody', async () => {
       await addWebhook(herald.database.db, herald.integration.id, 'post.added');
       const withEvents = eventsFor({database: herald.database, clock: systemClock, random: cryptoRandom, siteUrl: () => herald.url, wake: herald.wake, feed: herald.feed});
