@@ -192,7 +192,10 @@ export async function browseDeliveries(ctx: DeliveryContext, webhookId: string, 
     DELIVERY_BROWSE,
     ctx.database.dialect,
     ctx.now,
-    sql<boolean>`deliveries.webhook_id = ${webhookId}`,
+    // The always-true range on created_at makes the webhook's own index (webhook_id, created_at)
+    // the obvious plan for SQLite, which has no statistics: with a status filter it counted the
+    // page's total by walking deliveries_claim over that status for every webhook instead.
+    sql<boolean>`deliveries.webhook_id = ${webhookId} and deliveries.created_at > ''`,
   );
   return {deliveries: rows.map(serializeDelivery), pagination};
 }
