@@ -55,22 +55,31 @@ export async function pruneOnce(database: Database, now: Date, options: PruneOpt
     ),
   );
   // Finished (updated_at) and created before the cutoff; their remaining attempts go by cascade.
-  const deliveries = await drain(async () =>
-    count(
-      await db
-        .deleteFrom('deliveries')
-        .where('id', 'in', (eb) =>
-          eb
-            .selectFrom('deliveries')
-            .select('id')
-            .where('status', '=', 'succeeded')
-            .where('created_at', '<', cutoff)
-            .where('updated_at', '<', cutoff)
-            .limit(batch),
-        )
-        .executeTakeFirst(),
-    ),
-  );
+  // One webhook at a time, through its own index (webhook_id, created_at): each statement reads
+  // only that webhook's old rows. Searched by status instead, the last statement of a run (the
+  // one that finds less than a batch) read every succeeded delivery of the retention period,
+  // holding SQLite's write lock all along.
+  let deliveries = 0;
+  const webhooks = await db.selectFrom('webhooks').select('id').orderBy('id').execute();
+  for (const {id: webhookId} of webhooks) {
+    deliveries += await drain(async () =>
+      count(
+        await db
+          .deleteFrom('deliveries')
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom('deliveries')
+              .select('id')
+              .where('webhook_id', '=', webhookId)
+              .where('created_at', '<', cutoff)
+              .where('status', '=', 'succeeded')
+              .where('updated_at', '<', cutoff)
+              .limit(batch),
+          )
+          .executeTakeFirst(),
+      ),
+    );
+  }
   const events = await drain(async () =>
     count(
       await db

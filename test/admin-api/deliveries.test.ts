@@ -9,6 +9,7 @@ import type {AddressInfo} from 'node:net';
 import {Webhook} from 'standardwebhooks';
 import {DIALECTS, request, startHerald, type TestHerald} from '../support/herald.ts';
 import {adminToken} from '../support/token.ts';
+import {planOf, statementsRun} from '../support/sqlite-plans.ts';
 
 const API = '/ghost/api/admin';
 
@@ -133,31 +134,15 @@ for (const dialect of DIALECTS) {
       test("SQLite: the log and its total, filtered by status, read through the webhook's own index", async () => {
         // Without statistics SQLite could count a status filter's total by walking
         // deliveries_claim over that status for every webhook (the whole log, for succeeded).
-        const statementType = await herald.database.syncTransaction!((prepare) => Object.getPrototypeOf(prepare('select 1')));
-        const run: string[] = [];
-        const original = {all: statementType.all, get: statementType.get};
-        for (const method of ['all', 'get'] as const) {
-          statementType[method] = function (this: {source: string}, ...args: unknown[]) {
-            run.push(this.source);
-            return original[method].apply(this, args);
-          };
-        }
         let body;
-        try {
+        const run = await statementsRun(herald.database, async () => {
           body = await deliveriesOf(webhook.id, `?filter=${encodeURIComponent('status:succeeded')}&limit=2`);
-        } finally {
-          Object.assign(statementType, original);
-        }
-        assert.equal(body.deliveries.length, 2);
-        assert.equal(body.meta.pagination.total, 3);
+        });
+        assert.equal(body!.deliveries.length, 2);
+        assert.equal(body!.meta.pagination.total, 3);
         const reads = run.filter((text) => /from "deliveries"/.test(text));
         assert.equal(reads.length, 2, 'the page and its total');
-        for (const text of reads) {
-          const nulls = Array.from(text.matchAll(/\?/g), () => null);
-          const plan = await herald.database.syncTransaction!((prepare) => prepare(`explain query plan ${text}`).all(...nulls) as {detail: string}[]);
-          const details = plan.map((step) => step.detail).join(' | ');
-          assert.match(details, /SEARCH deliveries USING INDEX deliveries_webhook_created \(webhook_id=\?/, text);
-        }
+        for (const text of reads) assert.match(await planOf(herald.database, text), /SEARCH deliveries USING INDEX deliveries_webhook_created \(webhook_id=\?/, text);
       });
     }
 

@@ -6,6 +6,7 @@ import {pruneOnce} from '../../src/delivery/retention.ts';
 import {loadConfig} from '../../src/config.ts';
 import {DIALECTS, startHerald, type TestHerald} from '../support/herald.ts';
 import {receiver, until, type Receiver} from './support.ts';
+import {planOf, statementsRun} from '../support/sqlite-plans.ts';
 
 const DAY = 86_400_000;
 
@@ -98,5 +99,20 @@ for (const dialect of DIALECTS) {
       const week = await pruneOnce(herald.database, new Date(), {retentionMs: 7 * DAY});
       assert.deepEqual(week, {attempts: 0, deliveries: 0, events: 0});
     });
+
+    if (dialect === 'sqlite') {
+      test('SQLite: every statement of a run reads old rows through an index on their age, never the whole log', async () => {
+        // Searched by status (deliveries_claim), the statement that finds nothing more read every
+        // succeeded delivery of the retention period, holding the write lock all along.
+        const texts = await statementsRun(herald.database, () => pruneOnce(herald.database, new Date(), {retentionMs: 30 * DAY}));
+        const deletes = texts.filter((text) => text.startsWith('delete'));
+        assert.ok(deletes.some((text) => text.includes('from "deliveries" where "webhook_id"')), 'the deliveries are pruned per webhook');
+        for (const text of deletes) {
+          const plan = await planOf(herald.database, text);
+          assert.doesNotMatch(plan, /deliveries_claim|SCAN (deliveries|delivery_attempts|events|e)\b/, `${text}\n${plan}`);
+          assert.match(plan, /USING (COVERING )?INDEX (deliveries_webhook_created \(webhook_id=\? AND created_at<\?\)|delivery_attempts_started \(started_at<\?\)|events_created_at \(created_at<\?\))/, `${text}\n${plan}`);
+        }
+      });
+    }
   });
 }
