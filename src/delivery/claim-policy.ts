@@ -33,11 +33,14 @@ export function pickWithinRoom(candidates: readonly {readonly id: string; readon
 }
 
 /**
- * The order attempts start in: oldest due first, then by id (the order of the candidate read).
- * UPDATE … RETURNING gives the leased rows in no particular order on either engine.
+ * The leased rows in the order they were picked: oldest due first, then by id (the candidate
+ * read's order). UPDATE … RETURNING gives them in no particular order on either engine, and
+ * with their new next_attempt_at (the lease's expiry), so the order comes from the pick.
  */
-export function dueOrder(a: {readonly id: string; readonly next_attempt_at: string | null}, b: {readonly id: string; readonly next_attempt_at: string | null}): number {
-  return (a.next_attempt_at ?? '').localeCompare(b.next_attempt_at ?? '') || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+export function inPickedOrder<R extends {readonly id: string}>(rows: readonly R[], picked: readonly string[]): R[] {
+  const position = new Map(picked.map((id, i) => [id, i]));
+  const at = (row: R) => position.get(row.id) ?? Number.MAX_SAFE_INTEGER;
+  return [...rows].sort((a, b) => at(a) - at(b));
 }
 
 /** A claim's result: the jobs to start, and whether the candidate read was full (more may be due). */

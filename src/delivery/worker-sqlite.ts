@@ -12,7 +12,7 @@
  * unleased row; a result recorded only while the lease is still ours.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import {dueOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
+import {inPickedOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 import type {ClaimedRow, Job, RecordPlan} from './worker.ts';
 
 type Prepare = (sql: string) => BetterSqlite3.Statement;
@@ -28,8 +28,10 @@ const CANDIDATES = `select d.id, d.webhook_id from deliveries d
 // changes) and re-checks every condition: another process may have leased a row since the read.
 // The `+` keeps SQLite from walking deliveries_claim for status = 'pending', its choice without
 // the hint: that read every pending row per lease (a 100,000-row backlog drained at ~5,200/s
-// instead of ~8,600/s); the ids are looked up by primary key instead.
-const LEASE = `update deliveries set lease_owner = @owner, lease_expires_at = @until
+// instead of ~8,600/s); the ids are looked up by primary key instead. A leased row is next due
+// when its lease runs out (if its attempt is never recorded): with next_attempt_at moved there,
+// the candidate read no longer walks past every attempt in flight (the oldest due rows) first.
+const LEASE = `update deliveries set lease_owner = @owner, lease_expires_at = @until, next_attempt_at = @until
   where id in (select value from json_each(@ids)) and +status = 'pending' and (lease_expires_at is null or lease_expires_at < @now)
   returning id, event_id, webhook_id, attempt_count, next_attempt_at, next_trigger`;
 const WEBHOOK = `select id, target_url, secret, previous_secrets, status from webhooks where id = ?`;
@@ -76,9 +78,7 @@ export function claimSqlite(prepare: Prepare, input: ClaimInput, cache: WebhookC
   const found = prepare(CANDIDATES).all({now: input.nowIso, saturated: JSON.stringify(input.saturated), limit: input.free}) as {id: string; webhook_id: string}[];
   const picked = pickWithinRoom(found, input.roomOf);
   if (picked.length === 0) return {jobs: [], missing: [], full: found.length === input.free, collided: false};
-  const leased = prepare(LEASE).all({owner: input.workerId, until: input.leaseUntil, ids: JSON.stringify(picked), now: input.nowIso}) as ClaimedRow[];
-  // RETURNING order is unspecified: oldest due first, as picked.
-  leased.sort(dueOrder);
+  const leased = inPickedOrder(prepare(LEASE).all({owner: input.workerId, until: input.leaseUntil, ids: JSON.stringify(picked), now: input.nowIso}) as ClaimedRow[], picked);
   const webhooks = currentWebhooks(prepare, cache);
   const events = new Map<string, Job['event']>();
   const jobs: Job[] = [];

@@ -35,7 +35,7 @@ import {inProcessDispatcher, threadDispatcher, type Dispatched, type Dispatcher}
 import {createGuardedLookup, literalTargetProblem} from './ssrf.ts';
 import type {AttemptOutcomeLabel, Metrics} from './metrics.ts';
 import {claimSqlite, disableSqlite, failingSinceSqlite, recordSqlite, webhookCache} from './worker-sqlite.ts';
-import {dueOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
+import {inPickedOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 
 /** What the worker needs from the composition root (a subset of the app's Deps). */
 export interface WorkerDeps {
@@ -271,15 +271,14 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       // The read above locked the rows; the conditions are checked again all the same.
       const rows = await trx
         .updateTable('deliveries')
-        .set({lease_owner: input.workerId, lease_expires_at: input.leaseUntil})
+        // Next due when the lease runs out (see worker-sqlite.ts): claims do not walk past it.
+        .set({lease_owner: input.workerId, lease_expires_at: input.leaseUntil, next_attempt_at: input.leaseUntil})
         .where('id', 'in', picked)
         .where('status', '=', 'pending')
         .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', nowIso)]))
         .returning(['id', 'event_id', 'webhook_id', 'attempt_count', 'next_attempt_at', 'next_trigger'])
         .execute();
-      // RETURNING order is unspecified: oldest due first, as picked.
-      rows.sort(dueOrder);
-      return {rows, full: found.length === free, collided: rows.length < picked.length};
+      return {rows: inPickedOrder(rows, picked), full: found.length === free, collided: rows.length < picked.length};
     });
   }
 
@@ -288,7 +287,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     if (ids.length === 0) return;
     await db
       .updateTable('deliveries')
-      .set({lease_owner: null, lease_expires_at: null})
+      // Due again at once: the lease had moved next_attempt_at to its expiry.
+      .set({lease_owner: null, lease_expires_at: null, next_attempt_at: clock.now().toISOString()})
       .where('id', 'in', [...ids])
       .where('lease_owner', '=', workerId)
       .execute();

@@ -2,7 +2,7 @@
 // Both engines' claims (worker-sqlite.ts, worker.ts) lease exactly what this picks.
 import {test} from 'node:test';
 import assert from 'node:assert/strict';
-import {dueOrder, pickWithinRoom} from '../../src/delivery/claim-policy.ts';
+import {inPickedOrder, pickWithinRoom} from '../../src/delivery/claim-policy.ts';
 
 const row = (id: string, webhook_id: string) => ({id, webhook_id});
 
@@ -27,12 +27,10 @@ test("the room is asked once per webhook and counted down by the claim's own pic
   assert.deepEqual(asked, ['w1']);
 });
 
-test('dueOrder: oldest due first, then by id; a row without a due time (none is claimed so) sorts first', () => {
-  const rows = [
-    {id: 'c', next_attempt_at: '2026-12-01T00:00:01.000Z'},
-    {id: 'b', next_attempt_at: '2026-12-01T00:00:00.000Z'},
-    {id: 'a', next_attempt_at: '2026-12-01T00:00:01.000Z'},
-    {id: 'd', next_attempt_at: null},
-  ];
-  assert.deepEqual(rows.sort(dueOrder).map((r) => r.id), ['d', 'b', 'a', 'c']);
+test('inPickedOrder: the leased rows in the order they were picked, whatever order RETURNING gave', () => {
+  const rows = [{id: 'c'}, {id: 'a'}, {id: 'd'}, {id: 'b'}];
+  assert.deepEqual(inPickedOrder(rows, ['b', 'd', 'a', 'c']).map((r) => r.id), ['b', 'd', 'a', 'c']);
+  // A row that was not picked (none is leased so) goes last; the input is left as it was.
+  assert.deepEqual(inPickedOrder(rows, ['a', 'b']).map((r) => r.id), ['a', 'b', 'c', 'd']);
+  assert.deepEqual(rows.map((r) => r.id), ['c', 'a', 'd', 'b']);
 });

@@ -49,6 +49,20 @@ test('leases the picked rows in one go and returns their jobs oldest due first, 
   await releaseAll();
 });
 
+test('a leased row is next due when its lease runs out (claims walk the due rows only, not the attempts in flight)', async () => {
+  const {ids} = await seed(3);
+  const claim = input(1);
+  const first = await h.database.syncTransaction!((prepare) => claimSqlite(prepare, claim));
+  assert.deepEqual(first.jobs.map((j) => j.delivery.id), [ids[0]]);
+  const row = await h.database.db.selectFrom('deliveries').select(['next_attempt_at', 'lease_expires_at']).where('id', '=', ids[0]!).executeTakeFirstOrThrow();
+  assert.equal(row.lease_expires_at, claim.leaseUntil);
+  assert.equal(row.next_attempt_at, claim.leaseUntil);
+  // No longer among the due rows: a candidate read walks from the rows behind it.
+  const due = await h.database.db.selectFrom('deliveries').select('id').where('id', 'in', ids).where('next_attempt_at', '<=', claim.nowIso).orderBy('id').execute();
+  assert.deepEqual(due.map((d) => d.id), ids.slice(1));
+  await releaseAll();
+});
+
 test('a row another process leased between the read and the lease is left to it and reported as a collision', async () => {
   const {ids} = await seed(4);
   const stolen = ids[1]!;

@@ -725,6 +725,10 @@ for (const dialect of DIALECTS) {
       const [id] = await insertDeliveries(h.database, [{event_id: eventId, webhook_id: webhookId}]);
       notifyAll();
       await r.waitFor(1, 3000);
+      // In flight, the delivery is next due when its lease runs out (if its attempt is never recorded).
+      const inFlight = await deliveryRow(h.database, id!);
+      assert.ok(inFlight.lease_expires_at && Date.parse(inFlight.lease_expires_at) > Date.now());
+      assert.equal(inFlight.next_attempt_at, inFlight.lease_expires_at);
       const t0 = Date.now();
       await w.stop({graceMs: 50});
       assert.ok(Date.now() - t0 < 400, `stopped after ${Date.now() - t0} ms`);
@@ -734,6 +738,7 @@ for (const dialect of DIALECTS) {
       assert.equal(row.attempt_count, 0);
       assert.equal(row.lease_owner, null);
       assert.equal(row.lease_expires_at, null);
+      assert.ok(Date.parse(row.next_attempt_at!) <= Date.now(), 'handed back due at once, not at the lease expiry');
       assert.equal((await attemptRows(h.database, id!)).length, 0);
       await h.database.db.updateTable('webhooks').set({status: 'disabled'}).where('id', '=', webhookId).execute();
     });
