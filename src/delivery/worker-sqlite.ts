@@ -14,6 +14,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import {inPickedOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 import type {ClaimedRow, Job, RecordPlan} from './worker.ts';
+import {generationCache, WEBHOOKS_GENERATION, type GenerationCache} from '../db/generation.ts';
 
 type Prepare = (sql: string) => BetterSqlite3.Statement;
 
@@ -35,38 +36,21 @@ const LEASE = `update deliveries set lease_owner = @owner, lease_expires_at = @u
   where id in (select value from json_each(@ids)) and +status = 'pending' and (lease_expires_at is null or lease_expires_at < @now)
   returning id, event_id, webhook_id, attempt_count, next_attempt_at, next_trigger`;
 const WEBHOOK = `select id, target_url, secret, previous_secrets, status from webhooks where id = ?`;
-const WEBHOOKS_GENERATION = `select value from herald_generations where name = 'webhooks'`;
 const EVENT = `select id, name, payload, created_at, source_id from events where id = ?`;
 
 type ClaimWebhook = Job['webhook'] & {status: string};
 
 /**
  * The webhook rows claims have loaded, kept from one claim to the next while the webhooks'
- * generation (migration 0008: triggers bump it on every change to a webhook's target, secrets,
- * status…, from any connection) holds still. Without it a claim read one webhook row per
- * delivery, the only statement that ran once per delivery.
+ * generation (migration 0008: triggers change it on every change to a webhook's target,
+ * secrets, status…, from any connection) holds still. Without it a claim read one webhook row
+ * per delivery, the only statement that ran once per delivery.
  */
-export interface WebhookCache {
-  generation: number | null;
-  readonly rows: Map<string, ClaimWebhook>;
-}
-
-export function webhookCache(): WebhookCache {
-  return {generation: null, rows: new Map()};
-}
+export type WebhookCache = GenerationCache<ClaimWebhook>;
 
 /** Rows kept at most: a process with more webhooks than this reads again past it. */
-const WEBHOOK_CACHE_ROWS = 10_000;
-
-/** The cache's rows, emptied first if the webhooks changed since they were read (in this transaction's view). */
-function currentWebhooks(prepare: Prepare, cache: WebhookCache): Map<string, ClaimWebhook> {
-  const generation = (prepare(WEBHOOKS_GENERATION).get() as {value: number} | undefined)?.value ?? null;
-  if (generation === null || generation !== cache.generation || cache.rows.size >= WEBHOOK_CACHE_ROWS) {
-    cache.rows.clear();
-    // No generation row (removed by hand): nothing is kept from one claim to the next.
-    cache.generation = generation;
-  }
-  return generation === null ? new Map() : cache.rows;
+export function webhookCache(): WebhookCache {
+  return generationCache<ClaimWebhook>(10_000);
 }
 
 /**
@@ -79,7 +63,7 @@ export function claimSqlite(prepare: Prepare, input: ClaimInput, cache: WebhookC
   const picked = pickWithinRoom(found, input.roomOf);
   if (picked.length === 0) return {jobs: [], missing: [], full: found.length === input.free, collided: false};
   const leased = inPickedOrder(prepare(LEASE).all({owner: input.workerId, until: input.leaseUntil, ids: JSON.stringify(picked), now: input.nowIso}) as ClaimedRow[], picked);
-  const webhooks = currentWebhooks(prepare, cache);
+  const webhooks = cache.at((prepare(WEBHOOKS_GENERATION).get() as {value: number} | undefined)?.value ?? null);
   const events = new Map<string, Job['event']>();
   const jobs: Job[] = [];
   const missing: string[] = [];

@@ -19,6 +19,7 @@ import type {MemberChangeHook} from '../content/members.ts';
 import type {SettingsChangeHook} from '../content/settings.ts';
 import {combineEvents, detectMemberEvents, detectPostEvents, detectSettingsEvents, detectTagEvents, type DetectedEvent} from './detect.ts';
 import {buildPayloads} from './payload.ts';
+import {generationCache, WEBHOOKS_GENERATION, type GenerationCache} from '../db/generation.ts';
 
 /** What the outbox needs from the composition root (a subset of app Deps). */
 export interface OutboxDeps {
@@ -42,21 +43,16 @@ export interface OutboxResult {
 
 /**
  * The webhooks writes fan out to, by source and event names, kept from one write to the next
- * while the webhooks' generation holds still (SQLite only: migration 0008's triggers bump it on
- * every change to a webhook's event, status, source…, from any connection, cascades included).
- * Reading them again for every write cost more than the write's own event row.
+ * while the webhooks' generation holds still (SQLite only: migration 0008's triggers change it
+ * on every change to a webhook's event, status, source…, from any connection, cascades
+ * included). Reading them again for every write cost more than the write's own event row.
  */
-export interface FanOutCache {
-  generation: number | null;
-  readonly lists: Map<string, readonly {readonly id: string; readonly event: string}[]>;
-}
+export type FanOutCache = GenerationCache<readonly {readonly id: string; readonly event: string}[]>;
 
+/** At most 1000 lists (one per source and set of event names written together). */
 export function fanOutCache(): FanOutCache {
-  return {generation: null, lists: new Map()};
+  return generationCache(1000);
 }
-
-/** Lists kept at most (one per source and set of event names written together). */
-const FAN_OUT_CACHE_LISTS = 1000;
 
 /** Event rows per INSERT statement: keeps the bound parameters under SQLite's 32766 and PostgreSQL's 65535. */
 const CHUNK_ROWS = 1000;
@@ -195,17 +191,12 @@ async function subscribedWebhooks(
       .execute();
   if (!cache || dialect !== 'sqlite') return read();
   // Read in this transaction, which holds SQLite's write lock: no webhook changes before its commit.
-  const generation = (await sql<{value: number}>`select value from herald_generations where name = 'webhooks'`.execute(trx)).rows[0]?.value ?? null;
-  if (generation === null) return read(); // no generation row (removed by hand): nothing is kept
-  if (generation !== cache.generation || cache.lists.size >= FAN_OUT_CACHE_LISTS) {
-    cache.lists.clear();
-    cache.generation = generation;
-  }
+  const lists = cache.at((await sql<{value: number}>`${sql.raw(WEBHOOKS_GENERATION)}`.execute(trx)).rows[0]?.value ?? null);
   const key = `${sourceId ?? ''}\n${[...names].sort().join(',')}`;
-  let webhooks = cache.lists.get(key);
+  let webhooks = lists.get(key);
   if (!webhooks) {
     webhooks = await read();
-    cache.lists.set(key, webhooks);
+    lists.set(key, webhooks);
   }
   return webhooks;
 }
