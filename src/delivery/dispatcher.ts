@@ -4,7 +4,7 @@
  *
  * - in-process: over a Sender on the worker's own thread (used when the caller brings its own
  *   sender or DNS lookup, which cannot cross to another thread);
- * - a sender thread (the default of `herald serve`): signing, undici and the socket writes run
+ * - a sender thread (the default of `herald serve`): signing, HTTP and the socket writes run
  *   on a second thread, so the worker's thread only claims and records. Under load the two
  *   halves cost about the same, and a serving process could otherwise use one core only.
  *

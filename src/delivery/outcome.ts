@@ -21,7 +21,10 @@ export interface HttpErrorResult {
   readonly kind: 'error';
   /**
    * `TIMEOUT` for the total time limit, a system code (`ECONNREFUSED`, `ENOTFOUND`, …), an
-   * undici code (`UND_ERR_SOCKET`, …), `INVALID_URL`, or `BLOCKED` (a refused target address).
+   * `SOCKET_CLOSED` (the connection ended before an answer), `BAD_RESPONSE` (not HTTP),
+   * `INVALID_REQUEST` (headers HTTP cannot carry), a TLS code (`DEPTH_ZERO_SELF_SIGNED_CERT`, …),
+   * `INVALID_URL`, or `BLOCKED` (a refused target address). Older records may hold undici's
+   * codes (`UND_ERR_SOCKET`, …).
    */
   readonly code: string;
   /** Human-readable detail; for BLOCKED, the refused address. */

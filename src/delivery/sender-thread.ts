@@ -1,6 +1,6 @@
 /**
  * The sender thread's entry point (see dispatcher.ts). It signs each attempt for the
- * instant the worker gave it and POSTs it over this thread's own undici Agent, then answers
+ * instant the worker gave it and POSTs it over this thread's own sender (connection pools), then answers
  * with the headers it sent and the HttpResult. Messages are batched both ways: one message
  * carries every attempt the worker started in one turn, with each event's body once.
  */

@@ -1,27 +1,27 @@
 /**
- * The HTTP side of a delivery attempt: one undici Agent per process (keep-alive, one pool per
- * origin, connections reused), a total time limit per attempt, no redirects followed, and at
- * most 16 KiB of the answer read. It never throws: every attempt ends as an HttpResult.
+ * The HTTP side of a delivery attempt: keep-alive connections pooled per origin (http1.ts), a
+ * total time limit per attempt, no redirects followed, and at most 16 KiB of the answer read.
+ * It never throws: every attempt ends as an HttpResult.
  */
-import type {LookupFunction} from 'node:net';
+import net, {type LookupFunction} from 'node:net';
 import {performance} from 'node:perf_hooks';
-import {Agent, type Dispatcher} from 'undici';
+import {createHttp1Client, requestHead, type Http1Origin} from './http1.ts';
 import type {HttpResult} from './outcome.ts';
 
 /** The most of a response body that is read and kept (bytes). */
 export const MAX_RESPONSE_BODY = 16 * 1024;
 
-/** How the process-wide Agent is built. */
+/** How the sender is built. */
 export interface SenderOptions {
   /**
-   * The DNS lookup used for every new connection (passed to net/tls.connect through undici's
-   * `connect` option). This is where an SSRF guard plugs in: a lookup that vets every address
-   * it returns and fails with an error whose `code` is `BLOCKED` (message: the address) makes
-   * the attempt fail with `blocked: <address>`, and the socket connects to the vetted address
-   * only. Default: the system resolver.
+   * The DNS lookup used for every new connection (passed to net/tls.connect). This is where an
+   * SSRF guard plugs in: a lookup that vets every address it returns and fails with an error
+   * whose `code` is `BLOCKED` (message: the address) makes the attempt fail with
+   * `blocked: <address>`, and the socket connects to the vetted address only. Default: the
+   * system resolver.
    */
   readonly lookup?: LookupFunction;
-  /** How long an idle keep-alive connection is kept, in ms. Default 4000 (undici's). */
+  /** How long an idle connection is kept, in ms. Default 4000 (a server's shorter `Keep-Alive: timeout=` wins). */
   readonly keepAliveTimeoutMs?: number;
   /** Connections per origin; null = no limit (the worker bounds concurrency). Default null. */
   readonly connectionsPerOrigin?: number | null;
@@ -38,7 +38,7 @@ export interface SendRequest {
   readonly timeoutMs: number;
 }
 
-/** Sends delivery requests over the shared Agent. */
+/** Sends delivery requests over its own connection pools. */
 export interface Sender {
   send(request: SendRequest): Promise<HttpResult>;
   /**
@@ -52,16 +52,13 @@ export interface Sender {
   destroy(): Promise<void>;
 }
 
-/** Creates the process's sender (one Agent; call close() at shutdown). */
+/** Creates the process's sender (one connection pool per origin; call close() at shutdown). */
 export function createSender(options: SenderOptions = {}): Sender {
-  const agent = new Agent({
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 4000,
-    connections: options.connectionsPerOrigin ?? null,
-    pipelining: 1,
-    // undici's own defaults are 300 s; the per-attempt AbortSignal is the real limit.
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    connect: options.lookup ? {lookup: options.lookup} : {},
+  const client = createHttp1Client({
+    lookup: options.lookup,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 4000,
+    connectionsPerOrigin: options.connectionsPerOrigin ?? null,
+    maxBody: MAX_RESPONSE_BODY,
   });
 
   /**
@@ -70,17 +67,12 @@ export function createSender(options: SenderOptions = {}): Sender {
    */
   const targets = new Map<string, Target | string>();
   /**
-   * Set by abortAll(), which destroys the Agent: every request then fails, and reads as ABORTED.
-   * (No registry of running requests: a long-lived structure holding each request's closures
+   * Set by abortAll(): every running request fails, and every later one, as ABORTED. (No
+   * registry of running requests here: a long-lived structure holding each request's closures
    * cost more CPU per request, in garbage collection, than the whole rest of send().)
    */
   let aborted = false;
 
-  /**
-   * One POST through undici's dispatch API: a handler object per request, with no response
-   * stream, promise chain or AbortController in between (those were most of the cost of a
-   * request, and of the garbage made per attempt).
-   */
   function send(request: SendRequest): Promise<HttpResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
@@ -93,82 +85,30 @@ export function createSender(options: SenderOptions = {}): Sender {
     }
     if (typeof target === 'string') return Promise.resolve({kind: 'error', code: 'INVALID_URL', message: target, durationMs: elapsed()});
     if (aborted) return Promise.resolve({kind: 'error', code: 'ABORTED', message: 'aborted', durationMs: 0});
-    const headers: Record<string, string> = target.authorization ? {...request.headers, Authorization: target.authorization} : (request.headers as Record<string, string>);
+    const headers = target.authorization ? {...request.headers, Authorization: target.authorization} : request.headers;
+    const bodyLength = typeof request.body === 'string' ? Buffer.byteLength(request.body, 'utf8') : request.body.byteLength;
+    const head = requestHead(target.origin, target.path, headers, bodyLength);
+    if (head instanceof Error) return Promise.resolve({kind: 'error', code: 'INVALID_REQUEST', message: head.message, durationMs: elapsed()});
 
     return new Promise<HttpResult>((resolve) => {
-      let done = false;
       /** The time limit stopped the attempt. */
       let stopped = false;
-      /** undici's controller, once the request is on a connection. */
-      let controller: Dispatcher.DispatchController | null = null;
-      let status = 0;
-      let responseHeaders: Record<string, string> | null = null;
-      const chunks: Buffer[] = [];
-      let size = 0;
-
-      const finish = (result: HttpResult) => {
-        if (done) return;
-        done = true;
+      const exchange = client.post(target.origin, head, request.body, (outcome) => {
         clearTimeout(timer);
-        resolve(result);
-      };
-      // Read at most MAX_RESPONSE_BODY bytes. A body cut short (the limit, the time limit, a
-      // reset) keeps what arrived: the status line already decided the outcome.
-      const response = (): HttpResult => ({
-        kind: 'response',
-        status,
-        headers: responseHeaders!,
-        body: size === 0 ? '' : Buffer.concat(chunks).subarray(0, MAX_RESPONSE_BODY).toString('utf8').replace(/\u0000/g, '\uFFFD'),
-        durationMs: elapsed(),
+        // A body cut short (the limit, the time limit, a reset) keeps what arrived: the
+        // status line already decided the outcome.
+        if (outcome.kind === 'answer') {
+          const body = outcome.body.length === 0 ? '' : outcome.body.subarray(0, MAX_RESPONSE_BODY).toString('utf8').replace(/\u0000/g, '\uFFFD');
+          resolve({kind: 'response', status: outcome.status, headers: outcome.headers, body, durationMs: elapsed()});
+        } else if (stopped) resolve({kind: 'error', code: 'TIMEOUT', message: `timeout after ${request.timeoutMs} ms`, durationMs: elapsed()});
+        else if (aborted) resolve({kind: 'error', code: 'ABORTED', message: 'aborted', durationMs: elapsed()});
+        else resolve({kind: 'error', ...describeError(outcome.error), durationMs: elapsed()});
       });
-      const failed = (error: unknown): HttpResult => {
-        if (stopped) return {kind: 'error', code: 'TIMEOUT', message: `timeout after ${request.timeoutMs} ms`, durationMs: elapsed()};
-        if (aborted) return {kind: 'error', code: 'ABORTED', message: 'aborted', durationMs: elapsed()};
-        return {kind: 'error', ...describeError(error), durationMs: elapsed()};
-      };
-      // Before the request is on a connection (still connecting, or queued), the attempt ends
-      // at once and the request is dropped as soon as undici starts it.
+      // Connecting, waiting for a connection, sending, or reading: the limit is total.
       const timer = setTimeout(() => {
-        if (done || stopped) return;
         stopped = true;
-        const reason = new Error('timeout');
-        if (controller) controller.abort(reason);
-        else finish(responseHeaders ? response() : failed(reason));
+        client.stop(exchange, new Error('timeout'));
       }, request.timeoutMs);
-
-      const handler: Dispatcher.DispatchHandler = {
-        onRequestStart(started) {
-          if (stopped) started.abort(new Error('timeout'));
-          else controller = started;
-        },
-        onResponseStart(_controller, statusCode, incoming) {
-          status = statusCode;
-          responseHeaders = flattenHeaders(incoming);
-        },
-        onResponseData(own, chunk) {
-          if (done) return;
-          chunks.push(chunk);
-          size += chunk.length;
-          // Enough kept: leaving now drops that connection, so a huge or endless body costs nothing more.
-          if (size >= MAX_RESPONSE_BODY) {
-            finish(response());
-            own.abort(new Error('response body limit reached'));
-          }
-        },
-        onResponseEnd() {
-          finish(response());
-        },
-        onResponseError(_controller, error) {
-          finish(responseHeaders ? response() : failed(error));
-        },
-      };
-      try {
-        // Never follow redirects: a bare Agent (no redirect interceptor composed) returns the
-        // 3xx itself, and a 3xx is a failed attempt.
-        agent.dispatch({origin: target.origin, path: target.path, method: 'POST', headers, body: request.body}, handler);
-      } catch (error) {
-        finish(failed(error));
-      }
     });
   }
 
@@ -177,16 +117,20 @@ export function createSender(options: SenderOptions = {}): Sender {
     abortAll() {
       if (aborted) return;
       aborted = true;
-      void agent.destroy(new Error('aborted')).catch(() => {});
+      client.destroyAll(new Error('aborted'));
     },
-    close: () => (aborted ? Promise.resolve() : agent.close()),
-    destroy: () => (aborted ? Promise.resolve() : agent.destroy()),
+    close: () => client.close(),
+    async destroy() {
+      aborted = true;
+      client.destroyAll(new Error('aborted'));
+      await client.close();
+    },
   };
 }
 
-/** Where a target URL sends: origin, path with query, and Basic auth from its credentials. */
+/** Where a target URL sends: its origin, path with query, and Basic auth from its credentials. */
 interface Target {
-  readonly origin: string;
+  readonly origin: Http1Origin;
   readonly path: string;
   readonly authorization: string | null;
 }
@@ -200,25 +144,23 @@ function parseTarget(raw: string): Target | string {
     return 'not a URL';
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return `unsupported protocol ${url.protocol}`;
+  const secure = url.protocol === 'https:';
+  // An IPv6 literal comes bracketed: the brackets stay in the Host header, not in the address.
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port ? Number(url.port) : secure ? 443 : 80;
   // Credentials in the target URL become Basic auth, as Ghost's HTTP client does.
   const authorization =
     url.username || url.password
       ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
       : null;
-  return {origin: url.origin, path: `${url.pathname}${url.search}`, authorization};
+  return {
+    origin: {key: `${url.protocol}//${url.host}`, secure, host, port, hostHeader: url.host, servername: net.isIP(host) === 0 ? host : undefined},
+    path: `${url.pathname}${url.search}`,
+    authorization,
+  };
 }
 
-/** Lower-case header names; repeated headers joined with ", "; NULs (PostgreSQL refuses them) replaced. */
-function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    flat[name.toLowerCase()] = (Array.isArray(value) ? value.join(', ') : value).replace(/\u0000/g, '\uFFFD');
-  }
-  return flat;
-}
-
-/** The code (ECONNREFUSED, ENOTFOUND, UND_ERR_SOCKET, BLOCKED…) and message of a failed request. */
+/** The code (ECONNREFUSED, ENOTFOUND, SOCKET_CLOSED, BLOCKED…) and message of a failed request. */
 function describeError(error: unknown): {code: string; message: string} {
   const err = error as {code?: unknown; message?: unknown; name?: unknown; cause?: {code?: unknown; message?: unknown}} | null;
   const code =

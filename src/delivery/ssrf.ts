@@ -74,7 +74,7 @@ export function blockedError(address: string): NodeJS.ErrnoException {
 }
 
 /**
- * A lookup for net/tls.connect (undici's `connect.lookup`) that resolves every address of a
+ * A lookup for net/tls.connect (the sender's `lookup`) that resolves every address of a
  * name with `baseLookup` (once), and fails with code BLOCKED if any of them is not public;
  * otherwise it answers with those vetted addresses only, so the connection goes to a checked
  * address and no second lookup can rebind the name.

@@ -33,7 +33,7 @@ describe('classify', () => {
     ['timeout', failure('TIMEOUT'), {kind: 'failure', status: null, error: 'timeout after 10000 ms'}],
     ['connection refused', failure('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'), {kind: 'failure', status: null, error: 'ECONNREFUSED'}],
     ['DNS failure', failure('ENOTFOUND'), {kind: 'failure', status: null, error: 'ENOTFOUND'}],
-    ['socket closed', failure('UND_ERR_SOCKET'), {kind: 'failure', status: null, error: 'UND_ERR_SOCKET'}],
+    ['socket closed', failure('SOCKET_CLOSED'), {kind: 'failure', status: null, error: 'SOCKET_CLOSED'}],
     ['blocked by the SSRF guard', failure('BLOCKED', '169.254.169.254'), {kind: 'failure', status: null, error: 'blocked: 169.254.169.254'}],
     ['invalid URL', failure('INVALID_URL', 'not a URL'), {kind: 'failure', status: null, error: 'invalid URL: not a URL'}],
     ['unknown error without code', failure('', 'boom'), {kind: 'failure', status: null, error: 'boom'}],
