@@ -20,6 +20,7 @@ import {parseArgs} from 'node:util';
 import pg from 'pg';
 import {Pool} from 'undici';
 import {adminToken} from '../src/lib/admin-token.ts';
+import {DEFAULT_CONCURRENCY} from '../src/delivery/worker.ts';
 import type {Arrival, ReceiverStats} from './receiver.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -78,7 +79,7 @@ const QUICK: Sizes = {
 };
 
 /** Herald's global in-flight limit (worker default): the ceiling loop uses the same. */
-const CONCURRENCY = 128;
+const CONCURRENCY = DEFAULT_CONCURRENCY;
 
 // ---------------------------------------------------------------------------------------------
 // Clocks and statistics

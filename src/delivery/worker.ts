@@ -52,7 +52,7 @@ export interface WorkerDeps {
 
 /** Tuning of one worker; every option has a production default. */
 export interface WorkerOptions {
-  /** Attempts in flight at once in this process. Default 128. */
+  /** Attempts in flight at once in this process. Default DEFAULT_CONCURRENCY (256). */
   readonly concurrency?: number;
   /** Attempts in flight at once to one webhook. Default 8. */
   readonly perWebhookConcurrency?: number;
@@ -169,6 +169,24 @@ interface Disabled {
   readonly reason: string;
 }
 
+/**
+ * Attempts in flight per process, by default. The window has to outlast the longest stretch
+ * this thread spends on one piece of work (a content write with its fan-out, a recording
+ * batch): meanwhile the sender thread and the receivers work through what is in flight. With
+ * 128 the sender ran dry behind those stretches under load; 256 delivered 10 % more per second
+ * in the benchmark at the same CPU per delivery (a bare client at 256 connections was no faster
+ * than at 128). One webhook still holds at most perWebhookConcurrency of them.
+ */
+export const DEFAULT_CONCURRENCY = 256;
+
+/**
+ * Most due rows one claim reads. On PostgreSQL the read locks every row it returns until its
+ * commit, also those it cannot take (a webhook's room is decided after the read), so a claim
+ * as large as 256 free slots could lock a whole small backlog and leave another worker nothing
+ * to read. A larger window claims in several rounds (a full claim is followed at once by the next).
+ */
+const MAX_CLAIM = 128;
+
 const DAY_MS = 86_400_000;
 /** Most attempts written in one recording transaction. */
 const RECORD_BATCH = 200;
@@ -179,7 +197,7 @@ const RECORD_DELAY_MS = 5;
 export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Worker {
   const {config, database, clock, logger, wake} = deps;
   const db = database.db;
-  const concurrency = positive(options.concurrency, 128);
+  const concurrency = positive(options.concurrency, DEFAULT_CONCURRENCY);
   const perWebhook = positive(options.perWebhookConcurrency, 8);
   const pollMs = positive(options.pollIntervalMs, 1000);
   const maxUnrecorded = positive(options.maxUnrecorded, RECORD_BATCH * 2);
@@ -366,7 +384,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       checkedAt = clock.now();
       return false;
     }
-    const {jobs, missing, full, collided} = await claimJobs(free);
+    const {jobs, missing, full, collided} = await claimJobs(Math.min(free, MAX_CLAIM));
     // Another process leased some picked rows first: read again at once (those are leased
     // now, so the next read finds others). Bounded, so a stuck lock cannot make a busy loop.
     if (jobs.length === 0 && missing.length === 0) return collided && ++collisions <= 3;
