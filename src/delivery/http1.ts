@@ -336,6 +336,8 @@ export function createHttp1Client(options: Http1Options): Http1Client {
       } else {
         connection.framing = Framing.Chunked;
         connection.chunk = Chunk.Size;
+        // Both framings given: the chunks count, and the connection is not trusted again.
+        if (headers['content-length'] !== undefined) connection.reusable = false;
       }
     } else if (headers['content-length'] !== undefined) {
       const values = headers['content-length'].split(',').map((v) => v.trim());
