@@ -30,7 +30,10 @@ export interface Http1Origin {
   readonly servername: string | undefined;
 }
 
-/** How one exchange ended. `head` is set as soon as the status line and headers are in. */
+/**
+ * How one exchange ended: an answer (`complete` false when it was cut short after its head
+ * arrived: the time limit, a reset), or a failure before any answer.
+ */
 export type Http1Outcome =
   | {readonly kind: 'answer'; readonly status: number; readonly headers: Record<string, string>; readonly body: Buffer; readonly complete: boolean}
   | {readonly kind: 'failed'; readonly error: unknown};
@@ -105,6 +108,7 @@ export interface Exchange {
 
 /** Per origin: idle connections (most recent last), how many are open, who waits for one. */
 interface Pool {
+  readonly key: string;
   readonly idle: Connection[];
   open: number;
   readonly waiting: Exchange[];
@@ -148,7 +152,7 @@ export function createHttp1Client(options: Http1Options): Http1Client {
 
   function poolOf(key: string): Pool {
     let pool = pools.get(key);
-    if (!pool) pools.set(key, (pool = {idle: [], open: 0, waiting: []}));
+    if (!pool) pools.set(key, (pool = {key, idle: [], open: 0, waiting: []}));
     return pool;
   }
 
@@ -435,6 +439,8 @@ export function createHttp1Client(options: Http1Options): Http1Client {
     // Someone waits for a connection to this origin: open one in place of this.
     const next = nextWaiting(pool);
     if (next) start(connect(next.origin, pool), next);
+    // An origin with nothing open is forgotten (a long-lived process meets many).
+    else if (pool.open === 0 && pools.get(pool.key) === pool) pools.delete(pool.key);
   }
 
   /** Ends an exchange that went wrong: with what arrived if its answer had begun. */

@@ -65,8 +65,9 @@ export interface WorkerOptions {
   /** Names this worker in `lease_owner`. Default `<host>:<pid>:<random>`. */
   readonly workerId?: string;
   /**
-   * The process's sender (its own connection pools). Default: a new one, closed by stop(). A given one
-   * is left open by stop(), unless attempts outlast its grace: then its abortAll() ends them.
+   * The process's sender (its own connection pools). Default: a new one, closed by stop(). A
+   * given one is left open by stop(), unless attempts outlast its grace: then its abortAll()
+   * ends them.
    */
   readonly sender?: Sender;
   /**
