@@ -85,8 +85,8 @@ export function requestHead(origin: Http1Origin, path: string, headers: Readonly
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Visible ASCII, spaces, tabs and obs-text; never CR, LF or NUL. */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+/** Visible ASCII, spaces and tabs: never CR, LF, NUL, or a character whose bytes would be ambiguous. */
+const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
 const PATH = /^\/[\x21-\x7e]*$/;
 
 /** Longest response head accepted (status line and headers). */
@@ -217,13 +217,12 @@ export function createHttp1Client(options: Http1Options): Http1Client {
     const written = () => {
       if (connection.exchange === exchange) connection.written = true;
     };
-    if (typeof exchange.body === 'string') socket.write(exchange.head + exchange.body, 'utf8', written);
-    else {
-      socket.cork();
-      socket.write(exchange.head, 'latin1');
-      socket.write(exchange.body, written);
-      socket.uncork();
-    }
+    // One write system call for both (writev): the head is ASCII, the body goes as UTF-8 bytes.
+    socket.cork();
+    socket.write(exchange.head, 'latin1');
+    if (typeof exchange.body === 'string') socket.write(exchange.body, 'utf8', written);
+    else socket.write(exchange.body, written);
+    socket.uncork();
   }
 
   function onData(connection: Connection, data: Buffer): void {

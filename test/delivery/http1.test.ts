@@ -227,6 +227,8 @@ describe('http1 client (under the sender)', () => {
       assert.equal(wrongLength.kind === 'error' && wrongLength.code, 'INVALID_REQUEST');
       const badName = await sender.send({url: `${server.url}/x`, headers: {'Bad Name': 'x'}, body: '{}', timeoutMs: 1000});
       assert.equal(badName.kind === 'error' && badName.code, 'INVALID_REQUEST');
+      const nonAscii = await sender.send({url: `${server.url}/x`, headers: {'X-Name': 'café'}, body: '{}', timeoutMs: 1000});
+      assert.equal(nonAscii.kind === 'error' && nonAscii.code, 'INVALID_REQUEST');
       assert.equal(server.connections(), 0);
     } finally {
       await server.close();
