@@ -142,29 +142,24 @@ describe('http1 client (under the sender)', () => {
     }
   });
 
-  test('an answer with both Transfer-Encoding and Content-Length is read by its chunks, and its connection dropped', async () => {
-    const server = await rawServer(() => ({pieces: ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n2\r\nok\r\n0\r\n\r\n']}));
-    try {
-      const first = await post(`${server.url}/a`);
-      assert.equal(first.kind === 'response' && first.body, 'ok');
-      await post(`${server.url}/b`);
-      assert.equal(server.connections(), 2);
-    } finally {
-      await server.close();
-    }
-  });
-
-  test("a server's Keep-Alive timeout is respected: a connection it will close is not used again", async () => {
-    // timeout=1 leaves no safe margin (the client keeps a second in hand): do not reuse.
-    const server = await rawServer(() => ({pieces: ['HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 0\r\n\r\n']}));
-    try {
-      await post(`${server.url}/a`);
-      await post(`${server.url}/b`);
-      assert.equal(server.connections(), 2);
-    } finally {
-      await server.close();
-    }
-  });
+  // Answers after which the connection is not used again: both framings given (the chunks
+  // count), and a Keep-Alive timeout too short to trust (the client keeps a second in hand).
+  for (const [what, answer, body] of [
+    ['both Transfer-Encoding and Content-Length', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 99\r\n\r\n2\r\nok\r\n0\r\n\r\n', 'ok'],
+    ["a server's Keep-Alive timeout of 1 s", 'HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 0\r\n\r\n', ''],
+  ] as const) {
+    test(`an answer with ${what} is read, and its connection not used again`, async () => {
+      const server = await rawServer(() => ({pieces: [answer]}));
+      try {
+        const first = await post(`${server.url}/a`);
+        assert.equal(first.kind === 'response' && first.body, body);
+        await post(`${server.url}/b`);
+        assert.equal(server.connections(), 2);
+      } finally {
+        await server.close();
+      }
+    });
+  }
 
   test('what goes on the wire: request line, Host, the headers as given, the body', async () => {
     const server = await rawServer(() => ({pieces: ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n']}));
