@@ -31,11 +31,11 @@ export interface Http1Origin {
 }
 
 /**
- * How one exchange ended: an answer (`complete` false when it was cut short after its head
- * arrived: the time limit, a reset), or a failure before any answer.
+ * How one exchange ended: an answer (its body possibly cut short once its head had arrived: the
+ * body limit, the time limit, a reset), or a failure before any answer.
  */
 export type Http1Outcome =
-  | {readonly kind: 'answer'; readonly status: number; readonly headers: Record<string, string>; readonly body: Buffer; readonly complete: boolean}
+  | {readonly kind: 'answer'; readonly status: number; readonly headers: Record<string, string>; readonly body: Buffer}
   | {readonly kind: 'failed'; readonly error: unknown};
 
 export interface Http1Options {
@@ -370,7 +370,7 @@ export function createHttp1Client(options: Http1Options): Http1Client {
 
   /** The answer is in (or enough of it): report it; reuse the connection if all is clean. */
   function complete(connection: Connection, exchange: Exchange, leftover: boolean): void {
-    finish(exchange, {kind: 'answer', status: exchange.status, headers: exchange.headers!, body: body(exchange), complete: true});
+    finish(exchange, {kind: 'answer', status: exchange.status, headers: exchange.headers!, body: body(exchange)});
     connection.exchange = null;
     connection.pending = null;
     if (!connection.reusable || leftover || !connection.written || connection.keepAliveMs <= 0) connection.socket.destroy();
@@ -448,7 +448,7 @@ export function createHttp1Client(options: Http1Options): Http1Client {
       connection.exchange = null;
       connection.reusable = false;
     }
-    if (exchange.headers !== null) finish(exchange, {kind: 'answer', status: exchange.status, headers: exchange.headers, body: body(exchange), complete: false});
+    if (exchange.headers !== null) finish(exchange, {kind: 'answer', status: exchange.status, headers: exchange.headers, body: body(exchange)});
     else finish(exchange, {kind: 'failed', error});
   }
 

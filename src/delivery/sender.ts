@@ -154,7 +154,7 @@ function parseTarget(raw: string): Target | string {
       ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
       : null;
   return {
-    origin: {key: `${url.protocol}//${url.host}`, secure, host, port, hostHeader: url.host, servername: net.isIP(host) === 0 ? host : undefined},
+    origin: {key: url.origin, secure, host, port, hostHeader: url.host, servername: net.isIP(host) === 0 ? host : undefined},
     path: `${url.pathname}${url.search}`,
     authorization,
   };

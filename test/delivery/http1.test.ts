@@ -4,7 +4,10 @@
 // the wire, and the errors of broken answers, bad requests and TLS.
 import {after, before, describe, test} from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
 import {createSender, type Sender} from '../../src/delivery/sender.ts';
 import {requestHead} from '../../src/delivery/http1.ts';
@@ -237,7 +240,7 @@ describe('http1 client (under the sender)', () => {
     assert.equal(head, 'POST /hook HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n');
   });
 
-  test('IPv6 literal targets connect to the address, with the bracketed Host', async () => {
+  test('IPv6 literal targets connect to the address, with the bracketed Host', async (t) => {
     const server = net.createServer((socket) => {
       socket.once('data', (data) => {
         socket.end(`HTTP/1.1 200 OK\r\nContent-Length: ${Buffer.byteLength(/\r\nHost: ([^\r]+)/.exec(data.toString('latin1'))![1]!)}\r\n\r\n${/\r\nHost: ([^\r]+)/.exec(data.toString('latin1'))![1]}`);
@@ -247,7 +250,7 @@ describe('http1 client (under the sender)', () => {
       server.once('error', () => resolve(false));
       server.listen(0, '::1', () => resolve(true));
     });
-    if (!listening) return; // no IPv6 loopback on this machine
+    if (!listening) return void t.skip('no IPv6 loopback on this machine');
     try {
       const port = (server.address() as net.AddressInfo).port;
       const result = await post(`http://[::1]:${port}/x`);
@@ -257,17 +260,21 @@ describe('http1 client (under the sender)', () => {
     }
   });
 
-  test('https: a certificate the system does not trust fails the attempt with its TLS error code', async () => {
-    // A TLS server with a throwaway self-signed certificate is not needed to see the refusal:
-    // any TLS server works, since the client refuses before sending. The key pair is made here.
+  test('https: a certificate the system does not trust fails the attempt with its TLS error code', async (t) => {
+    // A throwaway self-signed certificate, made here: the client refuses it before sending.
     const {execFileSync} = await import('node:child_process');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'herald-tls-'));
     let key: string;
     let cert: string;
     try {
-      key = execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore']});
-      cert = execFileSync('openssl', ['req', '-new', '-x509', '-key', '/dev/stdin', '-subj', '/CN=localhost', '-days', '1'], {input: key, encoding: 'utf8', stdio: ['pipe', 'pipe', 'ignore']});
+      execFileSync('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path.join(dir, 'key.pem')], {stdio: 'ignore'});
+      execFileSync('openssl', ['req', '-new', '-x509', '-key', path.join(dir, 'key.pem'), '-subj', '/CN=localhost', '-days', '1', '-out', path.join(dir, 'cert.pem')], {stdio: 'ignore'});
+      key = fs.readFileSync(path.join(dir, 'key.pem'), 'utf8');
+      cert = fs.readFileSync(path.join(dir, 'cert.pem'), 'utf8');
     } catch {
-      return; // no openssl here
+      return void t.skip('no openssl here');
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true});
     }
     const server = tls.createServer({key, cert}, (socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
     server.on('tlsClientError', () => {});
