@@ -25,6 +25,7 @@ import {registerSourceRoutes} from './admin-api/sources.ts';
 import {registerIngestRoutes} from './relay/ingest-route.ts';
 import type {Wake} from './lib/wake.ts';
 import type {EventFeed} from './listen/feed.ts';
+import type {Handoff} from './delivery/handoff.ts';
 import {registerListenRoutes} from './listen/stream.ts';
 import {createMetrics, type Metrics} from './delivery/metrics.ts';
 import {registerOperationsRoutes} from './ops/operations.ts';
@@ -43,6 +44,8 @@ export interface Deps {
   readonly wake: Wake;
   /** Committed events, for `herald listen` streams. */
   readonly feed: EventFeed;
+  /** Room at this process's delivery worker for fresh deliveries (none: they are all claimed). */
+  readonly handoff?: Handoff;
   /** Prometheus metrics shared with the worker; a fresh set (own registry) when absent. */
   readonly metrics?: Metrics;
 }

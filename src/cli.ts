@@ -8,6 +8,7 @@ import type {Database} from './db/database.ts';
 import {systemClock} from './lib/clock.ts';
 import {cryptoRandom} from './lib/ids.ts';
 import {createWake} from './lib/wake.ts';
+import {createHandoff} from './delivery/handoff.ts';
 import {HeraldError} from './lib/errors.ts';
 import type {IntegrationSummary} from './content/integrations.ts';
 // The server, the database drivers and pino are imported where a command needs them, so usage
@@ -337,6 +338,8 @@ async function serve(config: Config): Promise<number> {
   });
   let siteUrl = config.url;
   const wake = createWake();
+  // Fresh deliveries go straight to this process's worker when it has room (delivery/handoff.ts).
+  const handoff = createHandoff();
   // One metrics registry for the process: /metrics shows what this process's worker recorded.
   const metrics = createMetrics(database);
   // Committed events for `herald listen` streams (from every process, on PostgreSQL).
@@ -351,6 +354,7 @@ async function serve(config: Config): Promise<number> {
     wake,
     feed,
     metrics,
+    handoff,
   });
 
   let address: string;
@@ -369,7 +373,7 @@ async function serve(config: Config): Promise<number> {
   // The delivery worker shares the app's wake signal, so a commit wakes it at once. Roles
   // 'all' and 'worker' run it; 'api' leaves delivery to worker processes on the same database.
   const worker =
-    config.role === 'api' ? null : startWorker({config, database, clock: systemClock, random: cryptoRandom, logger, wake, metrics});
+    config.role === 'api' ? null : startWorker({config, database, clock: systemClock, random: cryptoRandom, logger, wake, metrics, handoff});
   // The scheduler runs beside the worker; several processes may run it (each post is
   // published exactly once), so no process needs to be special.
   // Retention prunes old delivery history hourly wherever deliveries are worked.

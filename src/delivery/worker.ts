@@ -36,6 +36,7 @@ import {createGuardedLookup, literalTargetProblem} from './ssrf.ts';
 import type {AttemptOutcomeLabel, Metrics} from './metrics.ts';
 import {claimSqlite, disableSqlite, failingSinceSqlite, recordSqlite, webhookCache} from './worker-sqlite.ts';
 import {inPickedOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
+import type {HandedOff, Handoff, Reservation} from './handoff.ts';
 
 /** What the worker needs from the composition root (a subset of the app's Deps). */
 export interface WorkerDeps {
@@ -48,6 +49,11 @@ export interface WorkerDeps {
   readonly wake: Wake;
   /** Counts and times every recorded attempt (SPEC §11); none when absent. */
   readonly metrics?: Metrics;
+  /**
+   * Where this process's outbox writes ask for room (handoff.ts): the worker answers while it
+   * runs, and their deliveries start without a claim. None: every delivery is claimed.
+   */
+  readonly handoff?: Handoff;
 }
 
 /** Tuning of one worker; every option has a production default. */
@@ -193,6 +199,11 @@ const DAY_MS = 86_400_000;
 const RECORD_BATCH = 200;
 /** How long finished attempts gather before they are written, when many are in flight. */
 const RECORD_DELAY_MS = 5;
+/**
+ * While the worker is caught up, an attempt finishing wakes the loop to look for rows other
+ * processes added at most this often (more often, it would mostly find nothing).
+ */
+const RECHECK_MS = 50;
 
 /** Starts a delivery worker on `deps`; call stop() before closing the database. */
 export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Worker {
@@ -230,7 +241,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       );
   const ownDispatcher = inThread || !options.sender;
 
-  /** In-flight attempts per webhook id. */
+  /** Attempts per webhook id in flight or held for a hand-off (reserved, or waiting in `handed`). */
   const perWebhookCount = new Map<string, number>();
   /** Webhook rows kept between claims while no webhook changes (SQLite; see worker-sqlite.ts). */
   const cachedWebhooks = webhookCache();
@@ -248,6 +259,34 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   let collisions = 0;
   /** The instant the last claim looked for due rows. */
   let checkedAt: Date | null = null;
+  /**
+   * The last claim took every due row it could (it was not full): only then does a hand-off
+   * get room, so fresh deliveries never start ahead of rows that were due before them.
+   */
+  let caughtUp = false;
+  /**
+   * Webhooks at their room after the last claim: rows of theirs may be due and unclaimed. One
+   * of their attempts finishing wakes the loop, and a hand-off gives them no room, so their
+   * fresh deliveries do not start ahead of those rows.
+   */
+  let crowded: ReadonlySet<string> = new Set();
+  /** When the last claim ran (performance.now()): pacing for rows other processes add. */
+  let claimedAtMs = 0;
+  /**
+   * The next flush wakes the loop: a round held back its claim for unrecorded attempts, or a
+   * recorded retry is due sooner than the loop may be sleeping.
+   */
+  let wakeAfterFlush = false;
+  /**
+   * Handed-off deliveries (handoff.ts) leased to this worker and waiting for a slot, oldest
+   * first. They start before anything is claimed: each finished attempt starts the next.
+   */
+  const handed: Job[] = [];
+  /** Room held for hand-offs: reserved for writes not yet committed, plus `handed`. */
+  let held = 0;
+  /** Attempts can start at once (the sender thread has loaded). */
+  let senderReady = false;
+  void dispatcher.ready.then(() => (senderReady = true));
 
   const listener: ChannelListener | null =
     (options.listen ?? database.dialect === 'postgres') && database.dialect === 'postgres' && config.databaseUrl
@@ -341,13 +380,13 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    * transaction does both (worker-sqlite.ts); on PostgreSQL the claim, then one read of the
    * events and webhooks.
    */
-  async function claimJobs(free: number): Promise<ClaimResult> {
+  async function claimJobs(free: number, saturated: readonly string[]): Promise<ClaimResult> {
     const now = clock.now();
     checkedAt = now;
     const input: ClaimInput = {
       free,
       roomOf: (webhookId) => perWebhook - (perWebhookCount.get(webhookId) ?? 0),
-      saturated: [...perWebhookCount].filter(([, n]) => n >= perWebhook).map(([id]) => id),
+      saturated,
       nowIso: now.toISOString(),
       leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
       workerId,
@@ -371,11 +410,13 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    * full, so more may be due, and there are free slots).
    */
   async function round(): Promise<boolean> {
-    const free = concurrency - running;
+    // Handed-off deliveries take the next free slots.
+    const free = concurrency - running - held;
     // Written attempts free their memory; until enough are, claim nothing more. The flush
     // wakes the loop after each batch (so nothing polls for it meanwhile).
     if (queue.length + writing >= maxUnrecorded) {
       checkedAt = clock.now();
+      wakeAfterFlush = true;
       return false;
     }
     // While attempts are in flight, each one finishing wakes the loop: claim once a useful
@@ -385,25 +426,41 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       checkedAt = clock.now();
       return false;
     }
-    const {jobs, missing, full, collided} = await claimJobs(Math.min(free, MAX_CLAIM));
-    // Another process leased some picked rows first: read again at once (those are leased
-    // now, so the next read finds others). Bounded, so a stuck lock cannot make a busy loop.
-    if (jobs.length === 0 && missing.length === 0) return collided && ++collisions <= 3;
-    collisions = 0;
+    claimedAtMs = performance.now();
+    // The claim leaves out the webhooks at their room now: until it is back, one of their
+    // attempts finishing must wake the loop again.
+    const atRoom = [...perWebhookCount].filter(([, n]) => n >= perWebhook).map(([id]) => id);
+    crowded = new Set(atRoom);
+    let claimed: ClaimResult;
+    try {
+      claimed = await claimJobs(Math.min(free, MAX_CLAIM), atRoom);
+    } catch (error) {
+      caughtUp = false;
+      throw error;
+    }
+    const {jobs, missing, full, collided} = claimed;
+    caughtUp = !full;
     const giveBack = [...missing];
     for (const job of jobs) {
       const id = job.webhook.id;
       const busy = perWebhookCount.get(id) ?? 0;
       // The cap is per webhook, so a slow endpoint holds at most `perWebhook` slots; rows over
-      // it (only possible in a race) go back at once: other webhooks never wait behind it.
-      if (busy >= perWebhook || stopping) {
+      // it (only possible in a race) go back at once: other webhooks never wait behind it. A
+      // hand-off may have taken room while the claim waited for the database.
+      if (busy >= perWebhook || running + held >= concurrency || stopping) {
         giveBack.push(job.delivery.id);
         continue;
       }
       launch(job);
     }
+    // Rows of these may still be due: those left out of the read, and those over a webhook's room.
+    crowded = new Set([...atRoom, ...[...perWebhookCount].filter(([, n]) => n >= perWebhook).map(([id]) => id)]);
+    // Another process leased some picked rows first: read again at once (those are leased
+    // now, so the next read finds others). Bounded, so a stuck lock cannot make a busy loop.
+    if (jobs.length === 0 && missing.length === 0) return collided && ++collisions <= 3;
+    collisions = 0;
     await release(giveBack);
-    return full && running < concurrency;
+    return full && running + held < concurrency;
   }
 
   /**
@@ -440,13 +497,10 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       if (stopping) break;
       if (again) continue;
       let ms = pollMs;
-      // With attempts in flight, the next one to finish wakes the loop anyway.
-      if (running === 0) {
-        try {
-          ms = await sleepMs();
-        } catch {
-          // the database is unreachable: the poll interval paces the retries
-        }
+      try {
+        ms = await sleepMs();
+      } catch {
+        // the database is unreachable: the poll interval paces the retries
       }
       if (stopping) break;
       await wake.wait(ms);
@@ -454,6 +508,111 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   })();
 
   // ---- one attempt ---------------------------------------------------------------------
+
+  // ---- hand-off -------------------------------------------------------------------------
+
+  /**
+   * Room for one delivery per webhook id, for an outbox write in progress (handoff.ts). Each
+   * is granted within its webhook's room (attempts in flight and held count alike) and while
+   * fewer than `concurrency` wait for a slot; taken now (so a claim meanwhile cannot overfill)
+   * and held until the write commits (start: they queue in `handed` for slots) or rolls back
+   * (cancel). None while stopping, before the sender thread is ready, while rows are due (the
+   * last claim was full), for a webhook that may have due rows (crowded), or while unrecorded
+   * attempts are at their bound.
+   */
+  function reserve(webhookIds: readonly string[]): Reservation | null {
+    if (stopping || !senderReady || !caughtUp || queue.length + writing >= maxUnrecorded) return null;
+    const taken: string[] = [];
+    const granted = webhookIds.map((id) => {
+      const busy = perWebhookCount.get(id) ?? 0;
+      if (running + held >= 2 * concurrency || busy >= perWebhook || crowded.has(id)) return false;
+      held++;
+      perWebhookCount.set(id, busy + 1);
+      taken.push(id);
+      return true;
+    });
+    if (taken.length === 0) return null;
+    const leaseUntil = new Date(clock.now().getTime() + leaseMs).toISOString();
+    let open = true;
+    return {
+      leaseOwner: workerId,
+      leaseUntil,
+      granted,
+      start(deliveries: readonly HandedOff[]) {
+        if (!open) return;
+        open = false;
+        let next = 0;
+        for (const d of deliveries) {
+          // One per granted webhook, in order; anything else is a bug (that row's lease runs out).
+          if (d.webhook.id !== taken[next]) continue;
+          next++;
+          handed.push({
+            delivery: {id: d.deliveryId, event_id: d.event.id, webhook_id: d.webhook.id, attempt_count: 0, next_attempt_at: leaseUntil, next_trigger: null},
+            event: d.event,
+            webhook: d.webhook,
+          });
+        }
+        for (const id of taken.slice(next)) unhold(id);
+        if (stopping) {
+          // Too late to start: stop() hands them back, or (once it is past that) their leases run out.
+          for (const job of handed.splice(0)) {
+            abandoned.push(job.delivery.id);
+            unhold(job.webhook.id);
+          }
+          return;
+        }
+        pump();
+      },
+      cancel() {
+        if (!open) return;
+        open = false;
+        for (const id of taken) unhold(id);
+      },
+    };
+  }
+  deps.handoff?.attach(reserve);
+
+  /** Gives back the room held for one hand-off to `webhookId`. */
+  function unhold(webhookId: string): void {
+    held--;
+    const left = (perWebhookCount.get(webhookId) ?? 1) - 1;
+    if (left <= 0) perWebhookCount.delete(webhookId);
+    else perWebhookCount.set(webhookId, left);
+  }
+
+  /**
+   * Starts handed-off deliveries while slots are free, oldest first. One whose lease would run
+   * out before its attempt could (it waited too long for a slot) is handed back instead: due
+   * at once, and claimed with a fresh lease.
+   */
+  function pump(): void {
+    const latest = clock.now().getTime() + timeoutMs + 1000;
+    const stale: string[] = [];
+    while (handed.length > 0 && running < concurrency && !stopping) {
+      const job = handed.shift()!;
+      if (Date.parse(job.delivery.next_attempt_at!) < latest) {
+        stale.push(job.delivery.id);
+        unhold(job.webhook.id);
+        continue;
+      }
+      // Its room moves from held to running; its webhook's count stays.
+      held--;
+      running++;
+      try {
+        startAttempt(job);
+      } catch (error) {
+        log.error({err: errorInfo(error), delivery_id: job.delivery.id}, 'delivery attempt crashed');
+        settle(job.webhook.id);
+      }
+    }
+    if (stale.length > 0) {
+      caughtUp = false;
+      release(stale).then(
+        () => wake.notify(),
+        () => {}, // their leases run out on their own
+      );
+    }
+  }
 
   /**
    * Starts one attempt; answered() takes it from there once its answer is in, which frees its
@@ -468,7 +627,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       startAttempt(job);
     } catch (error) {
       log.error({err: errorInfo(error), delivery_id: job.delivery.id}, 'delivery attempt crashed');
-      settle(job);
+      settle(job.webhook.id);
     }
   }
 
@@ -520,22 +679,27 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     } catch (error) {
       log.error({err: errorInfo(error), delivery_id: job.delivery.id}, 'delivery attempt crashed');
     } finally {
-      settle(job);
+      settle(job.webhook.id);
     }
   }
 
-  /** An attempt is over (recorded or not): its slots are free; claim again. */
-  function settle(job: Job): void {
+  /** An attempt is over (recorded or not): its slots are free for the next hand-off, or a claim. */
+  function settle(webhookId: string): void {
     running--;
     if (running === 0 && onIdle) {
       onIdle();
       onIdle = null;
     }
-    const left = (perWebhookCount.get(job.webhook.id) ?? 1) - 1;
-    if (left <= 0) perWebhookCount.delete(job.webhook.id);
-    else perWebhookCount.set(job.webhook.id, left);
-    // A slot is free (and this webhook may have more due): claim again.
-    if (!stopping) wake.notify();
+    const left = (perWebhookCount.get(webhookId) ?? 1) - 1;
+    if (left <= 0) perWebhookCount.delete(webhookId);
+    else perWebhookCount.set(webhookId, left);
+    if (stopping) return;
+    pump();
+    // Claim again if rows may be waiting for a slot (the last claim was full, or this webhook
+    // had no room left), and now and then for rows other processes added (on SQLite nothing
+    // else tells). Otherwise a claim would find nothing: a fresh event's deliveries wake the
+    // loop themselves, or come handed off.
+    if (!caughtUp || crowded.has(webhookId) || performance.now() - claimedAtMs >= RECHECK_MS) wake.notify();
   }
 
   // ---- recording -----------------------------------------------------------------------
@@ -575,6 +739,9 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
             logAttempt(f, resolutions[i]!);
             observe(f, resolutions[i]!);
           });
+          // A retry is due sooner than the loop may be sleeping (it slept while the lease held
+          // the row): wake it to look again.
+          if (resolutions.includes('retry')) wakeAfterFlush = true;
           break;
         } catch (error) {
           // The transaction rolled back as a whole, so trying again is safe (a deadlock or a
@@ -589,8 +756,10 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         }
       }
       writing = 0;
-      // A claim held back by the bound can go now.
-      if (!stopping) wake.notify();
+      if (!stopping && wakeAfterFlush) {
+        wakeAfterFlush = false;
+        wake.notify();
+      }
     }
     flushing = null;
   }
@@ -816,6 +985,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     stop(stopOptions = {}) {
       stopped ??= (async () => {
         stopping = true;
+        deps.handoff?.detach(reserve);
         wake.notify(); // end the loop's sleep
         await loopDone;
         const graceMs = stopOptions.graceMs ?? timeoutMs + 1000;
@@ -828,6 +998,11 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         }
         clearTimeout(timer);
         await flushing;
+        // Handed-off deliveries that never got a slot: due again at once, for the next worker.
+        for (const job of handed.splice(0)) {
+          abandoned.push(job.delivery.id);
+          unhold(job.webhook.id);
+        }
         try {
           await release(abandoned);
         } catch (error) {

@@ -20,6 +20,7 @@ import type {SettingsChangeHook} from '../content/settings.ts';
 import {combineEvents, detectMemberEvents, detectPostEvents, detectSettingsEvents, detectTagEvents, type DetectedEvent} from './detect.ts';
 import {buildPayloads} from './payload.ts';
 import {generationCache, WEBHOOKS_GENERATION, type GenerationCache} from '../db/generation.ts';
+import type {HandedOff, Handoff, Reservation, Reserve} from '../delivery/handoff.ts';
 
 /** What the outbox needs from the composition root (a subset of app Deps). */
 export interface OutboxDeps {
@@ -32,6 +33,11 @@ export interface OutboxDeps {
   readonly wake: Wake;
   /** The live feed of `herald listen` streams; told about events after their commit. */
   readonly feed: EventFeed;
+  /**
+   * Room at this process's delivery worker (delivery/handoff.ts): deliveries it has room for go
+   * in leased to it and start after the commit, without a claim. None: every delivery goes in due.
+   */
+  readonly handoff?: Handoff;
 }
 
 /** What one outbox write inserted. */
@@ -39,6 +45,17 @@ export interface OutboxResult {
   /** The events written, in emission order. */
   readonly events: readonly FiredEvent[];
   readonly deliveries: number;
+  /** Deliveries inserted leased to this process's worker, to start after the commit (else null). */
+  readonly handedOff: {readonly reservation: Reservation; readonly deliveries: readonly HandedOff[]} | null;
+}
+
+/** A webhook an event fans out to, with what its attempts need (for a hand-off). */
+interface Subscriber {
+  readonly id: string;
+  readonly event: string;
+  readonly target_url: string;
+  readonly secret: string | null;
+  readonly previous_secrets: string | null;
 }
 
 /**
@@ -47,7 +64,7 @@ export interface OutboxResult {
  * on every change to a webhook's event, status, source…, from any connection, cascades
  * included). Reading them again for every write cost more than the write's own event row.
  */
-export type FanOutCache = GenerationCache<readonly {readonly id: string; readonly event: string}[]>;
+export type FanOutCache = GenerationCache<readonly Subscriber[]>;
 
 /** At most 1000 lists (one per source and set of event names written together). */
 export function fanOutCache(): FanOutCache {
@@ -98,10 +115,10 @@ export async function writeOutbox(
   trx: Transaction<DB>,
   dialect: Database['dialect'],
   events: readonly DetectedEvent[],
-  context: {readonly now: Date; readonly random: Random; readonly siteUrl: string; readonly cache?: FanOutCache},
+  context: {readonly now: Date; readonly random: Random; readonly siteUrl: string; readonly cache?: FanOutCache; readonly reserve?: Reserve},
 ): Promise<OutboxResult> {
   const ordered = combineEvents(events);
-  if (ordered.length === 0) return {events: [], deliveries: 0};
+  if (ordered.length === 0) return {events: [], deliveries: 0, handedOff: null};
   const stamp = context.now.toISOString();
   const payloads = buildPayloads(ordered, context.siteUrl);
   const eventIds = consecutiveIds(ordered.length, context.now, context.random);
@@ -119,17 +136,18 @@ export async function writeOutbox(
 
 /**
  * The one write behind both outbox entries: `eventRows` (one source: null for Herald's own
- * content, else a relay source), then a pending delivery for every `available` webhook of that
- * source whose `event` is the event's name, in webhook creation order. On PostgreSQL it also
- * queues the NOTIFYs that PostgreSQL sends at commit (never on rollback): `herald_events` with
- * the event ids, and `herald_deliveries` when deliveries were written.
+ * content, else a relay source), then a delivery for every `available` webhook of that source
+ * whose `event` is the event's name, in webhook creation order: leased to this process's
+ * worker where `reserve` got room for it, else pending and due. On PostgreSQL it also queues
+ * the NOTIFYs that PostgreSQL sends at commit (never on rollback): `herald_events` with the
+ * event ids, and `herald_deliveries` when deliveries were written due.
  */
 async function insertEventsWithDeliveries(
   trx: Transaction<DB>,
   dialect: Database['dialect'],
   eventRows: readonly EventsTable[],
   sourceId: string | null,
-  context: {readonly now: Date; readonly random: Random; readonly cache?: FanOutCache},
+  context: {readonly now: Date; readonly random: Random; readonly cache?: FanOutCache; readonly reserve?: Reserve},
 ): Promise<OutboxResult> {
   await insertEvents(trx, eventRows);
   if (dialect === 'postgres') {
@@ -141,34 +159,49 @@ async function insertEventsWithDeliveries(
 
   const names = [...new Set(eventRows.map((event) => event.name))];
   const webhooks = await subscribedWebhooks(trx, dialect, names, sourceId, context.cache);
-  const byEvent = new Map<string, string[]>();
+  const byEvent = new Map<string, Subscriber[]>();
   for (const webhook of webhooks) {
-    const ids = byEvent.get(webhook.event);
-    if (ids) ids.push(webhook.id);
-    else byEvent.set(webhook.event, [webhook.id]);
+    const subscribers = byEvent.get(webhook.event);
+    if (subscribers) subscribers.push(webhook);
+    else byEvent.set(webhook.event, [webhook]);
   }
 
-  const pairs = eventRows.flatMap((event) => (byEvent.get(event.name) ?? []).map((webhookId) => ({eventId: event.id, webhookId})));
-  if (pairs.length === 0) return {events: eventRows, deliveries: 0};
+  const pairs = eventRows.flatMap((event) => (byEvent.get(event.name) ?? []).map((webhook) => ({event, webhook})));
+  if (pairs.length === 0) return {events: eventRows, deliveries: 0, handedOff: null};
   const stamp = context.now.toISOString();
   const deliveryIds = consecutiveIds(pairs.length, context.now, context.random);
+  // Asked last, right before the insert: the room is held from now until the caller's commit
+  // (start) or rollback (cancel).
+  const reservation = context.reserve?.(pairs.map((pair) => pair.webhook.id)) ?? null;
+  const leased = reservation?.granted ?? [];
+  const owner = reservation?.leaseOwner ?? null;
+  const until = reservation?.leaseUntil ?? null;
   // One statement of fixed text for any fan-out: the rows go in as one JSON array (SQLite) or
-  // three arrays (PostgreSQL), so the statement is parsed and planned alike every time. A
-  // VALUES list of 100 rows cost more to build, compile and plan than to insert. The rows are
-  // pendingDeliveryRow's, in the same order.
+  // arrays (PostgreSQL), so the statement is parsed and planned alike every time. A VALUES
+  // list of 100 rows cost more to build, compile and plan than to insert. The rows are
+  // pendingDeliveryRow's, in the same order; a leased row is due when its lease runs out (as a
+  // claim leaves it).
   if (dialect === 'sqlite') {
-    const rows = JSON.stringify(pairs.map((pair, i) => [deliveryIds[i], pair.eventId, pair.webhookId]));
-    await sql`insert into deliveries (id, event_id, webhook_id, status, attempt_count, next_attempt_at, created_at, updated_at)
-      select value ->> 0, value ->> 1, value ->> 2, 'pending', 0, ${stamp}, ${stamp}, ${stamp} from json_each(${rows}) order by key`.execute(trx);
+    const rows = JSON.stringify(pairs.map((pair, i) => [deliveryIds[i], pair.event.id, pair.webhook.id, leased[i] ? 1 : 0]));
+    await sql`insert into deliveries (id, event_id, webhook_id, status, attempt_count, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
+      select value ->> 0, value ->> 1, value ->> 2, 'pending', 0, iif(value ->> 3, ${until}, ${stamp}), iif(value ->> 3, ${owner}, null),
+        iif(value ->> 3, ${until}, null), ${stamp}, ${stamp} from json_each(${rows}) order by key`.execute(trx);
   } else {
-    const eventIds = pairs.map((pair) => pair.eventId);
-    const webhookIds = pairs.map((pair) => pair.webhookId);
-    await sql`insert into deliveries (id, event_id, webhook_id, status, attempt_count, next_attempt_at, created_at, updated_at)
-      select t.id, t.event_id, t.webhook_id, 'pending', 0, ${stamp}, ${stamp}, ${stamp}
-      from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${webhookIds}::text[]) as t(id, event_id, webhook_id)`.execute(trx);
-    await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(trx);
+    const eventIds = pairs.map((pair) => pair.event.id);
+    const webhookIds = pairs.map((pair) => pair.webhook.id);
+    const flags = pairs.map((_, i) => leased[i] === true);
+    await sql`insert into deliveries (id, event_id, webhook_id, status, attempt_count, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
+      select t.id, t.event_id, t.webhook_id, 'pending', 0, case when t.leased then ${until}::text else ${stamp}::text end,
+        case when t.leased then ${owner}::text end, case when t.leased then ${until}::text end, ${stamp}, ${stamp}
+      from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${webhookIds}::text[], ${flags}::boolean[]) as t(id, event_id, webhook_id, leased)`.execute(trx);
+    if (flags.includes(false)) await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(trx);
   }
-  return {events: eventRows, deliveries: pairs.length};
+  if (!reservation) return {events: eventRows, deliveries: pairs.length, handedOff: null};
+  const handed: HandedOff[] = [];
+  pairs.forEach(({event, webhook}, i) => {
+    if (leased[i]) handed.push({deliveryId: deliveryIds[i]!, event, webhook});
+  });
+  return {events: eventRows, deliveries: pairs.length, handedOff: {reservation, deliveries: handed}};
 }
 
 /** The available webhooks of `sourceId` on any of `names`, in creation order: from `cache` while current. */
@@ -178,11 +211,11 @@ async function subscribedWebhooks(
   names: readonly string[],
   sourceId: string | null,
   cache: FanOutCache | undefined,
-): Promise<readonly {readonly id: string; readonly event: string}[]> {
+): Promise<readonly Subscriber[]> {
   const read = () =>
     trx
       .selectFrom('webhooks')
-      .select(['id', 'event'])
+      .select(['id', 'event', 'target_url', 'secret', 'previous_secrets'])
       .where('event', 'in', names)
       .where('status', '=', 'available')
       .where('source_id', sourceId === null ? 'is' : '=', sourceId)
@@ -268,13 +301,25 @@ export type WithEvents = <T>(write: (on: EventHooks) => Promise<T>) => Promise<T
 /** Makes the WithEvents of a composition root (one per route module is fine). */
 export function eventsFor(deps: OutboxDeps): WithEvents {
   const cache = fanOutCache();
+  const reserve = deps.handoff?.reserve;
   return async (write) => {
-    let deliveries = 0;
+    /** The transaction the hooks last wrote in: a write that runs again (a slug race) starts a new one. */
+    let current: Transaction<DB> | null = null;
+    let due = 0;
     const fired: FiredEvent[] = [];
+    const handedOff: NonNullable<OutboxResult['handedOff']>[] = [];
     const record = async (trx: Transaction<DB>, events: readonly DetectedEvent[]): Promise<void> => {
-      const result = await writeOutbox(trx, deps.database.dialect, events, {now: deps.clock.now(), random: deps.random, siteUrl: deps.siteUrl(), cache});
-      deliveries += result.deliveries;
+      if (trx !== current) {
+        // A new transaction means the one before rolled back: nothing it wrote counts.
+        for (const {reservation} of handedOff.splice(0)) reservation.cancel();
+        fired.length = 0;
+        due = 0;
+        current = trx;
+      }
+      const result = await writeOutbox(trx, deps.database.dialect, events, {now: deps.clock.now(), random: deps.random, siteUrl: deps.siteUrl(), cache, reserve});
+      due += result.deliveries - (result.handedOff?.deliveries.length ?? 0);
       fired.push(...result.events);
+      if (result.handedOff) handedOff.push(result.handedOff);
     };
     const hooks: EventHooks = {
       post: (trx, change) => record(trx, detectPostEvents(change)),
@@ -282,9 +327,16 @@ export function eventsFor(deps: OutboxDeps): WithEvents {
       member: (trx, change) => record(trx, detectMemberEvents(change)),
       settings: (trx, change) => record(trx, detectSettingsEvents(change)),
     };
-    const result = await write(hooks);
-    announceCommitted(deps, {events: fired, deliveries});
-    if (deliveries > 0) {
+    let result: Awaited<ReturnType<typeof write>>;
+    try {
+      result = await write(hooks);
+    } catch (error) {
+      for (const {reservation} of handedOff) reservation.cancel();
+      throw error;
+    }
+    for (const {reservation, deliveries} of handedOff) reservation.start(deliveries);
+    announceCommitted(deps, {events: fired, deliveries: due});
+    if (due > 0) {
       // Let the in-process worker claim and send them before this request goes on to build
       // its response: the event reaches its receivers ~1 ms sooner, the response waits only
       // for the claim.

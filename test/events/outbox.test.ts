@@ -6,6 +6,7 @@ import {DIALECTS, request, staffSession, startHerald, TEST_PG_URL, type TestHera
 import {adminToken} from '../support/token.ts';
 import {addPost} from '../../src/content/posts.ts';
 import {eventsFor} from '../../src/events/outbox.ts';
+import {createHandoff, type HandedOff} from '../../src/delivery/handoff.ts';
 import {EVENT_NAMES} from '../../src/events/names.ts';
 import {cryptoRandom} from '../../src/lib/ids.ts';
 import {systemClock} from '../../src/lib/clock.ts';
@@ -229,6 +230,115 @@ for (const dialect of DIALECTS) {
       );
       assert.deepEqual(await counts(), beforeCounts);
       assert.equal(await wasWoken(herald.wake), false);
+    });
+
+    /** A stand-in worker on a fresh hand-off: grants where `grant` says, and records what it is told. */
+    function stubWorker(grant: (webhookId: string, i: number) => boolean) {
+      const handoff = createHandoff();
+      const calls: {asked: string[]; started: HandedOff[][]; cancelled: number}[] = [];
+      handoff.attach((webhookIds) => {
+        const call = {asked: [...webhookIds], started: [] as HandedOff[][], cancelled: 0};
+        calls.push(call);
+        return {
+          leaseOwner: 'stub-worker',
+          leaseUntil: '2099-01-01T00:00:00.000Z',
+          granted: webhookIds.map(grant),
+          start: (deliveries) => void call.started.push([...deliveries]),
+          cancel: () => void call.cancelled++,
+        };
+      });
+      const withEvents = eventsFor({database: herald.database, clock: systemClock, random: cryptoRandom, siteUrl: () => herald.url, wake: herald.wake, feed: herald.feed, handoff});
+      return {withEvents, calls};
+    }
+    const postArgs = (title: string) => [{database: herald.database, now: new Date(), random: cryptoRandom}, 'post', {title}] as const;
+
+    test('hand-off: granted deliveries go in leased to the worker and start after the commit; the rest go in due and wake it', async () => {
+      const db = herald.database.db;
+      await db.updateTable('webhooks').set({status: 'disabled'}).where('event', '=', 'post.added').execute(); // earlier tests' webhooks
+      const hooks = [
+        await addWebhook(db, herald.integration.id, 'post.added', {target_url: 'http://127.0.0.1:9/a', secret: 'first-secret'}),
+        await addWebhook(db, herald.integration.id, 'post.added', {target_url: 'http://127.0.0.1:9/b'}),
+        await addWebhook(db, herald.integration.id, 'post.added', {target_url: 'http://127.0.0.1:9/c'}),
+      ];
+      const {withEvents, calls} = stubWorker((_id, i) => i !== 1);
+      await herald.wake.wait(0);
+      const change = await withEvents((on) => addPost(...postArgs('Handed'), {onChange: on.post}));
+      assert.equal(calls.length, 1);
+      assert.deepEqual(calls[0]!.asked, hooks, 'asked for every subscriber, in creation order');
+      assert.equal(calls[0]!.cancelled, 0);
+      const rows = await db.selectFrom('deliveries').selectAll().where('webhook_id', 'in', hooks).execute();
+      const byHook = new Map(rows.map((r) => [r.webhook_id, r]));
+      for (const i of [0, 2]) {
+        const row = byHook.get(hooks[i]!)!;
+        assert.equal(row.status, 'pending');
+        assert.equal(row.lease_owner, 'stub-worker');
+        assert.equal(row.lease_expires_at, '2099-01-01T00:00:00.000Z');
+        assert.equal(row.next_attempt_at, '2099-01-01T00:00:00.000Z', 'due again only when the lease runs out');
+      }
+      const due = byHook.get(hooks[1]!)!;
+      assert.equal(due.lease_owner, null);
+      assert.equal(due.lease_expires_at, null);
+      assert.equal(due.next_attempt_at, due.created_at, 'due at once');
+      // Started once, after the commit, with what their attempts need.
+      assert.equal(calls[0]!.started.length, 1);
+      const started = calls[0]!.started[0]!;
+      assert.deepEqual(started.map((d) => d.deliveryId), [byHook.get(hooks[0]!)!.id, byHook.get(hooks[2]!)!.id]);
+      const event = await db.selectFrom('events').selectAll().where('id', '=', started[0]!.event.id).executeTakeFirstOrThrow();
+      assert.equal(event.name, 'post.added');
+      assert.equal(JSON.parse(event.payload).post.current.id, change.after!.row.id);
+      assert.deepEqual(started[0]!.event, {id: event.id, name: event.name, payload: event.payload, created_at: event.created_at, source_id: null, resource_type: event.resource_type, resource_id: event.resource_id});
+      assert.deepEqual(started[0]!.webhook, {id: hooks[0], event: 'post.added', target_url: 'http://127.0.0.1:9/a', secret: 'first-secret', previous_secrets: null});
+      assert.equal(await wasWoken(herald.wake), true, 'the due delivery wakes the worker');
+
+      // All granted: nothing is due, so nothing wakes the worker for a claim.
+      const all = stubWorker(() => true);
+      await all.withEvents((on) => addPost(...postArgs('All handed'), {onChange: on.post}));
+      assert.equal(all.calls[0]!.started[0]!.length, 3);
+      assert.equal(await wasWoken(herald.wake), false);
+      await db.updateTable('webhooks').set({status: 'disabled'}).where('id', 'in', hooks).execute();
+    });
+
+    test('hand-off: a write that fails after the outbox gives the room back and starts nothing; one run again keeps only its last run', async () => {
+      const db = herald.database.db;
+      await db.updateTable('webhooks').set({status: 'disabled'}).where('event', '=', 'post.added').execute(); // earlier tests' webhooks
+      const hook = await addWebhook(db, herald.integration.id, 'post.added');
+      const {withEvents, calls} = stubWorker(() => true);
+      await assert.rejects(
+        withEvents((on) =>
+          addPost(...postArgs('Doomed'), {
+            onChange: async (trx, change) => {
+              await on.post(trx, change);
+              throw new Error('boom after the outbox write');
+            },
+          }),
+        ),
+        /boom/,
+      );
+      assert.equal(calls.length, 1);
+      assert.equal(calls[0]!.cancelled, 1);
+      assert.equal(calls[0]!.started.length, 0);
+
+      // A write whose first transaction rolled back and which then ran again (as a slug race
+      // does): the first run's room is given back, only the second run's deliveries start.
+      const second = await withEvents(async (on) => {
+        await addPost(...postArgs('Rolled back'), {
+          onChange: async (trx, change) => {
+            await on.post(trx, change);
+            throw new Error('rolled back');
+          },
+        }).catch(() => {});
+        return addPost(...postArgs('Kept'), {onChange: on.post});
+      });
+      assert.equal(calls.length, 3);
+      assert.equal(calls[1]!.cancelled, 1, 'the rolled-back run');
+      assert.equal(calls[1]!.started.length, 0);
+      assert.equal(calls[2]!.cancelled, 0);
+      assert.equal(calls[2]!.started.length, 1);
+      const [started] = calls[2]!.started[0]!;
+      assert.equal(JSON.parse(started!.event.payload).post.current.id, second.after!.row.id);
+      const rows = await db.selectFrom('deliveries').select('id').where('webhook_id', '=', hook).execute();
+      assert.deepEqual(rows.map((r) => r.id), [started!.deliveryId], 'only the kept run wrote a delivery');
+      await db.updateTable('webhooks').set({status: 'disabled'}).where('id', '=', hook).execute();
     });
 
     if (dialect === 'postgres') {

@@ -17,6 +17,7 @@ import {openDatabase, type Database, type Dialect} from '../../src/db/database.t
 import {systemClock, type Clock} from '../../src/lib/clock.ts';
 import {cryptoRandom} from '../../src/lib/ids.ts';
 import {createWake, type Wake} from '../../src/lib/wake.ts';
+import {createHandoff, type Handoff} from '../../src/delivery/handoff.ts';
 import {createEventFeed, type EventFeed} from '../../src/listen/feed.ts';
 import {startWorker, type Worker, type WorkerOptions} from '../../src/delivery/worker.ts';
 import {createSender, type Sender, type SenderOptions} from '../../src/delivery/sender.ts';
@@ -93,6 +94,8 @@ export interface TestHerald {
   readonly feed: EventFeed;
   /** The delivery worker running on the same deps; null with `{worker: false}`. */
   readonly worker: Worker | null;
+  /** Where the app's writes ask a worker for room (the started worker, or one a test attaches). */
+  readonly handoff: Handoff;
   /** The metrics shared by the app (/metrics) and the worker. */
   readonly metrics: Metrics;
   /** Makes another official client, e.g. for a second integration's key. */
@@ -159,13 +162,14 @@ export async function startHerald(dialect: Dialect, options: StartOptions = {}):
   const logger = pino({level: config.logLevel, base: undefined}, {write: (line: string) => void logs.push(line)});
   let siteUrl = '';
   const wake = createWake();
+  const handoff = createHandoff();
   const clock = options.clock ?? systemClock;
   const metrics = createMetrics(database);
   const feed = createEventFeed(database, config.databaseUrl, logger);
-  const app = buildApp({config, database, clock, random: cryptoRandom, logger, siteUrl: () => siteUrl, wake, feed, metrics});
+  const app = buildApp({config, database, clock, random: cryptoRandom, logger, siteUrl: () => siteUrl, wake, feed, metrics, handoff});
   await app.listen({port: 0, host: '127.0.0.1'});
   const workerOptions = {...options.workerOptions, sender: options.workerOptions?.sender ?? loopbackOnlySender(options.workerOptions?.senderOptions, config)};
-  const worker = options.worker === false ? null : startWorker({config, database, clock, random: cryptoRandom, logger, wake, metrics}, workerOptions);
+  const worker = options.worker === false ? null : startWorker({config, database, clock, random: cryptoRandom, logger, wake, metrics, handoff}, workerOptions);
   const address = app.server.address();
   siteUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   const scheduler = options.scheduler ? startScheduler({database, clock, random: cryptoRandom, siteUrl: () => siteUrl, wake, feed, logger}) : null;
@@ -190,6 +194,7 @@ export async function startHerald(dialect: Dialect, options: StartOptions = {}):
     wake,
     feed,
     worker,
+    handoff,
     metrics,
     client,
     createIntegration: makeIntegration,
