@@ -37,6 +37,7 @@ import type {AttemptOutcomeLabel, Metrics} from './metrics.ts';
 import {claimSqlite, disableSqlite, failingSinceSqlite, recordSqlite, webhookCache} from './worker-sqlite.ts';
 import {inPickedOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 import type {HandedOff, Handoff, Reservation} from './handoff.ts';
+import {triggeredToWrite, type Triggered, type Written} from './triggered-policy.ts';
 
 /** What the worker needs from the composition root (a subset of the app's Deps). */
 export interface WorkerDeps {
@@ -160,8 +161,8 @@ export interface RecordPlan {
   readonly attempts: readonly DeliveryAttemptsTable[];
   /** The new state of each delivery, in the batch's order. */
   readonly updates: readonly {id: string; status: 'pending' | 'succeeded' | 'failed'; nextAt: string | null; lastAt: string; code: number | null; error: string | null}[];
-  /** last_triggered_* per webhook, from its latest attempt in the batch, in id order. */
-  readonly triggered: readonly {webhookId: string; at: string; status: string | null; error: string | null}[];
+  /** last_triggered_* to write (triggered-policy.ts): each webhook's latest attempt, in id order. */
+  readonly triggered: readonly Triggered[];
   /**
    * Webhooks to disable (never delete), with the reason to store: at once when the endpoint
    * answered 410 Gone; when a delivery ran out of attempts, only if the webhook's deliveries
@@ -199,6 +200,8 @@ const DAY_MS = 86_400_000;
 const RECORD_BATCH = 200;
 /** How long finished attempts gather before they are written, when many are in flight. */
 const RECORD_DELAY_MS = 5;
+/** Under load, a webhook's last_triggered_* is written at most this often (triggered-policy.ts). */
+const TRIGGERED_EVERY_MS = 1000;
 /**
  * While the worker is caught up, an attempt finishing wakes the loop to look for rows other
  * processes added at most this often (more often, it would mostly find nothing).
@@ -705,6 +708,10 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   // ---- recording -----------------------------------------------------------------------
 
   const queue: Finished[] = [];
+  /** last_triggered_* not written yet: each webhook's latest recorded attempt (triggered-policy.ts). */
+  const triggeredPending = new Map<string, Triggered>();
+  /** What was last written per webhook, and when (performance.now()). */
+  const triggeredWritten = new Map<string, Written>();
   /** Attempts in the transaction being written now (taken off the queue, not yet written). */
   let writing = 0;
   let flushing: Promise<void> | null = null;
@@ -802,10 +809,11 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         error: attemptError(f.outcome),
       };
     });
-    const latest = new Map<string, Finished>();
     for (const f of batch) {
-      const seen = latest.get(f.job.webhook.id);
-      if (!seen || seen.startedAt <= f.startedAt) latest.set(f.job.webhook.id, f);
+      const at = f.startedAt.toISOString();
+      const seen = triggeredPending.get(f.job.webhook.id);
+      if (seen && seen.at > at) continue;
+      triggeredPending.set(f.job.webhook.id, {webhookId: f.job.webhook.id, at, status: lastTriggeredStatus(f.outcome), error: lastTriggeredError(f.outcome)});
     }
     const plan: RecordPlan = {
       attempts: batch.map((f) => ({
@@ -825,10 +833,13 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       })),
       updates,
       // In id order: two workers recording attempts of the same webhooks at once lock the rows
-      // in the same order (PostgreSQL), and a rare deadlock is retried by flush().
-      triggered: [...latest]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([webhookId, f]) => ({webhookId, at: f.startedAt.toISOString(), status: lastTriggeredStatus(f.outcome), error: lastTriggeredError(f.outcome)})),
+      // in the same order (PostgreSQL), and a rare deadlock is retried by flush(). At rest
+      // (nothing else running, held or queued) every pending one is written.
+      triggered: triggeredToWrite(triggeredPending, triggeredWritten, {
+        nowMs: performance.now(),
+        idle: running === 0 && held === 0 && queue.length === 0,
+        everyMs: TRIGGERED_EVERY_MS,
+      }),
       disable: [
         ...[...new Set(batch.filter((f) => f.outcome.kind === 'gone').map((f) => f.job.webhook.id))].map((webhookId) => ({
           webhookId,
@@ -870,6 +881,13 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
           }
           return {lost: lostHere, disabled: disabledHere};
         });
+    const writtenMs = performance.now();
+    for (const t of plan.triggered) {
+      if (triggeredPending.get(t.webhookId) === t) triggeredPending.delete(t.webhookId);
+      triggeredWritten.set(t.webhookId, {atMs: writtenMs, status: t.status, error: t.error});
+    }
+    // One entry per webhook seen; a process with more forgets and writes each again once.
+    if (triggeredWritten.size > 10_000) triggeredWritten.clear();
     for (const id of lost) log.warn({delivery_id: id}, 'delivery lease was lost before the attempt was recorded');
     for (const {webhookId, reason} of disabled) log.warn({webhook_id: webhookId, reason}, 'webhook disabled');
     return resolutions;
@@ -998,6 +1016,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         }
         clearTimeout(timer);
         await flushing;
+        // last_triggered_* still pending (no recorded attempt came after them at rest).
+        if (triggeredPending.size > 0) await recordBatch([]).catch((error: unknown) => log.warn({err: errorInfo(error)}, 'could not write last_triggered_*'));
         // Handed-off deliveries that never got a slot: due again at once, for the next worker.
         for (const job of handed.splice(0)) {
           abandoned.push(job.delivery.id);

@@ -484,6 +484,24 @@ for (const dialect of DIALECTS) {
       assert.equal(r.maxInFlight('/busy'), 8);
     });
 
+    test("many attempts to one webhook at once: at rest its last_triggered_* is the latest attempt's", async () => {
+      const r = await receiver((_req, res) => void res.end());
+      const {webhookId, ids} = await seed(r, '/many', {count: 60});
+      await allSucceeded(ids);
+      // Under load the row is written at most once a second; at rest it holds the latest.
+      const latest = await h.database.db
+        .selectFrom('delivery_attempts')
+        .select((eb) => eb.fn.max('started_at').as('at'))
+        .where('webhook_id', '=', webhookId)
+        .executeTakeFirstOrThrow();
+      const webhook = await until(async () => {
+        const row = await webhookRow(h.database, webhookId);
+        return row?.last_triggered_at === latest.at ? row : null;
+      }, 3000, 'last_triggered_at to reach the latest attempt');
+      assert.equal(webhook.last_triggered_status, '200');
+      await retire(webhookId);
+    });
+
     test('a hanging endpoint does not delay deliveries to a healthy one', async () => {
       const slow = await receiver(() => {}); // hangs until the 5 s timeout
       const fast = await receiver();
