@@ -3,7 +3,7 @@
  * passed through deps: every instance owns its own Registry, so two apps in one process (tests)
  * never share counters and nothing lives at module level.
  */
-import {collectDefaultMetrics, Counter, Gauge, Histogram, Registry} from 'prom-client';
+import {collectDefaultMetrics, Counter, Gauge, Registry, type Metric, type MetricObjectWithValues, type MetricValueWithName} from 'prom-client';
 import type {Database} from '../db/database.ts';
 
 /** How one recorded attempt ended, as the `outcome` label of herald_deliveries_total. */
@@ -60,18 +60,18 @@ export function createMetrics(database: Database | null, options: MetricsOptions
   /** The counter's child per outcome and source (a source is a relayed Ghost site: few). */
   const counters = new Map<string, ReturnType<typeof deliveries.labels>>();
 
-  const attemptDuration = new Histogram({
-    name: 'herald_delivery_attempt_duration_seconds',
-    help: 'Duration of one HTTP delivery attempt.',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [registry],
-  });
-  const eventToDelivery = new Histogram({
-    name: 'herald_event_to_delivery_seconds',
-    help: 'Time from an event being created to the end of its successful delivery attempt.',
-    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400],
-    registers: [registry],
-  });
+  const attemptDuration = new PlainHistogram(
+    registry,
+    'herald_delivery_attempt_duration_seconds',
+    'Duration of one HTTP delivery attempt.',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
+  const eventToDelivery = new PlainHistogram(
+    registry,
+    'herald_event_to_delivery_seconds',
+    'Time from an event being created to the end of its successful delivery attempt.',
+    [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400],
+  );
 
   new Gauge({
     name: 'herald_deliveries_pending',
@@ -126,4 +126,55 @@ export function createMetrics(database: Database | null, options: MetricsOptions
     },
     render: () => registry.metrics(),
   };
+}
+
+/**
+ * A histogram without labels, kept as plain bucket counts: observe() is a loop and two
+ * additions. (prom-client's Histogram hashes an empty label set and allocates on every
+ * observation: two per recorded attempt.) The registry renders it like its own histograms:
+ * cumulative `_bucket` lines up to `+Inf`, then `_sum` and `_count`.
+ */
+class PlainHistogram {
+  readonly type = 'histogram' as const;
+  readonly aggregator = 'sum' as const;
+  readonly name: string;
+  readonly help: string;
+  private readonly bounds: readonly number[];
+  private readonly counts: Float64Array;
+  private sum = 0;
+  private count = 0;
+  constructor(registry: Registry, name: string, help: string, bounds: readonly number[]) {
+    this.name = name;
+    this.help = help;
+    this.bounds = bounds;
+    this.counts = new Float64Array(bounds.length);
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  observe(value: number): void {
+    this.sum += value;
+    this.count++;
+    for (let i = 0; i < this.bounds.length; i++) {
+      if (value <= this.bounds[i]!) {
+        this.counts[i]!++;
+        return;
+      }
+    }
+  }
+
+  async get(): Promise<Omit<MetricObjectWithValues<MetricValueWithName<string>>, 'type' | 'collect'> & {type: 'histogram'}> {
+    let cumulative = 0;
+    const bucket = `${this.name}_bucket`;
+    const values: MetricValueWithName<string>[] = this.bounds.map((le, i) => ({labels: {le}, value: (cumulative += this.counts[i]!), metricName: bucket}));
+    values.push({labels: {le: '+Inf'}, value: this.count, metricName: bucket});
+    values.push({labels: {}, value: this.sum, metricName: `${this.name}_sum`});
+    values.push({labels: {}, value: this.count, metricName: `${this.name}_count`});
+    return {name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator};
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
 }
