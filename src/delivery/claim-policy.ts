@@ -43,7 +43,7 @@ export function inPickedOrder<R extends {readonly id: string}>(rows: readonly R[
   return [...rows].sort((a, b) => at(a) - at(b));
 }
 
-/** A claim's result: the jobs to start, and whether the candidate read was full (more may be due). */
+/** A claim's result: the jobs to start, and whether more rows were due than it could take (`full`). */
 export interface ClaimResult {
   readonly jobs: Job[];
   /** Leased rows that cannot be attempted now (event or webhook gone or disabled): to release. */

@@ -59,9 +59,12 @@ export function webhookCache(): WebhookCache {
  * `cache` while they are current.
  */
 export function claimSqlite(prepare: Prepare, input: ClaimInput, cache: WebhookCache = webhookCache()): ClaimResult {
-  const found = prepare(CANDIDATES).all({now: input.nowIso, saturated: JSON.stringify(input.saturated), limit: input.free}) as {id: string; webhook_id: string}[];
+  // One row more than can be taken: it tells whether more are due (`full`).
+  const read = prepare(CANDIDATES).all({now: input.nowIso, saturated: JSON.stringify(input.saturated), limit: input.free + 1}) as {id: string; webhook_id: string}[];
+  const full = read.length > input.free;
+  const found = full ? read.slice(0, input.free) : read;
   const picked = pickWithinRoom(found, input.roomOf);
-  if (picked.length === 0) return {jobs: [], missing: [], full: found.length === input.free, collided: false};
+  if (picked.length === 0) return {jobs: [], missing: [], full, collided: false};
   const leased = inPickedOrder(prepare(LEASE).all({owner: input.workerId, until: input.leaseUntil, ids: JSON.stringify(picked), now: input.nowIso}) as ClaimedRow[], picked);
   const webhooks = cache.at((prepare(WEBHOOKS_GENERATION).get() as {value: number} | undefined)?.value ?? null);
   const events = new Map<string, Job['event']>();
@@ -82,7 +85,7 @@ export function claimSqlite(prepare: Prepare, input: ClaimInput, cache: WebhookC
     if (webhook && event) jobs.push({delivery, event, webhook});
     else missing.push(delivery.id);
   }
-  return {jobs, missing, full: found.length === input.free, collided: leased.length < picked.length};
+  return {jobs, missing, full, collided: leased.length < picked.length};
 }
 
 const INSERT_ATTEMPT = `insert into delivery_attempts (id, delivery_id, webhook_id, attempt_number, trigger, started_at,

@@ -280,6 +280,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    * recorded retry is due sooner than the loop may be sleeping.
    */
   let wakeAfterFlush = false;
+  /** A retry was recorded since the loop last looked up the next scheduled attempt. */
+  let replan = false;
   /**
    * Handed-off deliveries (handoff.ts) leased to this worker and waiting for a slot, oldest
    * first. They start before anything is claimed: each finished attempt starts the next.
@@ -322,13 +324,16 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         .where('d.webhook_id', 'not in', (eb) => eb.selectFrom('webhooks').select('id').where('status', '<>', 'available'))
         .orderBy('d.next_attempt_at')
         .orderBy('d.id')
-        .limit(free)
+        // One row more than can be taken: it tells whether more are due (`full`).
+        .limit(free + 1)
         .forUpdate()
         .skipLocked();
       if (input.saturated.length > 0) candidates = candidates.where('d.webhook_id', 'not in', [...input.saturated]);
-      const found = await candidates.execute();
+      const read = await candidates.execute();
+      const full = read.length > free;
+      const found = full ? read.slice(0, free) : read;
       const picked = pickWithinRoom(found, input.roomOf);
-      if (picked.length === 0) return {rows: [], full: false, collided: false};
+      if (picked.length === 0) return {rows: [], full, collided: false};
       // The read above locked the rows; the conditions are checked again all the same.
       const rows = await trx
         .updateTable('deliveries')
@@ -339,7 +344,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', nowIso)]))
         .returning(['id', 'event_id', 'webhook_id', 'attempt_count', 'next_attempt_at', 'next_trigger'])
         .execute();
-      return {rows: inPickedOrder(rows, picked), full: found.length === free, collided: rows.length < picked.length};
+      return {rows: inPickedOrder(rows, picked), full, collided: rows.length < picked.length};
     });
   }
 
@@ -500,10 +505,15 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       if (stopping) break;
       if (again) continue;
       let ms = pollMs;
-      try {
-        ms = await sleepMs();
-      } catch {
-        // the database is unreachable: the poll interval paces the retries
+      // With attempts in flight the next scheduled attempt is looked up only after a retry was
+      // recorded (it may be due before the poll); an idle worker always looks.
+      if (running === 0 || replan) {
+        replan = false;
+        try {
+          ms = await sleepMs();
+        } catch {
+          // the database is unreachable: the poll interval paces the retries
+        }
       }
       if (stopping) break;
       await wake.wait(ms);
@@ -748,7 +758,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
           });
           // A retry is due sooner than the loop may be sleeping (it slept while the lease held
           // the row): wake it to look again.
-          if (resolutions.includes('retry')) wakeAfterFlush = true;
+          if (resolutions.includes('retry')) wakeAfterFlush = replan = true;
           break;
         } catch (error) {
           // The transaction rolled back as a whole, so trying again is safe (a deadlock or a

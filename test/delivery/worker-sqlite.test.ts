@@ -78,8 +78,19 @@ test('a row another process leased between the read and the lease is left to it 
   });
   assert.deepEqual(result.jobs.map((j) => j.delivery.id), ids.filter((id) => id !== stolen));
   assert.equal(result.collided, true);
-  assert.equal(result.full, true);
+  assert.equal(result.full, false, 'it read every due row: none is left behind');
   assert.equal((await leaseOf(stolen)).lease_owner, 'other');
+  await releaseAll();
+});
+
+test('`full` says more rows are due than the claim could take (not that it took as many as it could)', async () => {
+  await seed(5);
+  const four = await h.database.syncTransaction!((prepare) => claimSqlite(prepare, input(4)));
+  assert.equal(four.jobs.length, 4);
+  assert.equal(four.full, true, 'a fifth row is due');
+  const last = await h.database.syncTransaction!((prepare) => claimSqlite(prepare, input(1)));
+  assert.equal(last.jobs.length, 1);
+  assert.equal(last.full, false, 'it took the last due row');
   await releaseAll();
 });
 
