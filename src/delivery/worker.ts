@@ -13,9 +13,12 @@
  * lease (on PostgreSQL with FOR UPDATE SKIP LOCKED, so concurrent claims pass each other by),
  * and an attempt whose worker died is retried once its lease has run out. Concurrency is
  * bounded per process and per webhook, so one slow endpoint never holds up the others; a
- * retry is a row with a later next_attempt_at, never a sleeping task. The worker sleeps until it is woken (in-process after a
- * commit, by LISTEN/NOTIFY on PostgreSQL, or when one of its own attempts finishes), until the
- * next scheduled retry is due, or until the slow safety-net poll; it never busy-loops.
+ * retry is a row with a later next_attempt_at, never a sleeping task. A content write in this
+ * process hands its deliveries over when the worker has room (handoff.ts): they are inserted
+ * leased to it and start after the commit, with no claim. The worker sleeps until it is woken
+ * (in-process after a commit that left deliveries due, by LISTEN/NOTIFY on PostgreSQL, or when
+ * one of its own attempts finishes while rows may be waiting), until the next scheduled retry
+ * is due, or until the slow safety-net poll; it never busy-loops.
  */
 import os from 'node:os';
 import {sql} from 'kysely';
@@ -420,16 +423,16 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   async function round(): Promise<boolean> {
     // Handed-off deliveries take the next free slots.
     const free = concurrency - running - held;
-    // Written attempts free their memory; until enough are, claim nothing more. The flush
-    // wakes the loop after each batch (so nothing polls for it meanwhile).
+    // Written attempts free their memory; until enough are, claim nothing more. The next flush
+    // wakes the loop (so nothing polls for it meanwhile).
     if (queue.length + writing >= maxUnrecorded) {
       checkedAt = clock.now();
       wakeAfterFlush = true;
       return false;
     }
-    // While attempts are in flight, each one finishing wakes the loop: claim once a useful
-    // number of slots is free rather than one query per finished attempt (an idle worker
-    // claims at once, so a lone event waits for nothing).
+    // While attempts are in flight, those finishing wake the loop when rows may be waiting
+    // (settle): claim once a useful number of slots is free rather than one query per finished
+    // attempt (an idle worker claims at once, so a lone event waits for nothing).
     if (free <= 0 || (running > 0 && free < claimThreshold)) {
       checkedAt = clock.now();
       return false;
@@ -519,8 +522,6 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       await wake.wait(ms);
     }
   })();
-
-  // ---- one attempt ---------------------------------------------------------------------
 
   // ---- hand-off -------------------------------------------------------------------------
 
@@ -626,6 +627,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       );
     }
   }
+
+  // ---- one attempt ---------------------------------------------------------------------
 
   /**
    * Starts one attempt; answered() takes it from there once its answer is in, which frees its

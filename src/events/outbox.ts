@@ -236,8 +236,9 @@ async function subscribedWebhooks(
 
 /**
  * After the commit of an outbox write (never before: nobody may see a signal for rows it
- * cannot read yet): wakes this process's worker when deliveries were written, and hands the
- * events to this process's listen feed.
+ * cannot read yet): wakes this process's worker when deliveries were written due
+ * (`deliveries`: those not handed off, which started without a claim), and hands the events to
+ * this process's listen feed.
  */
 export function announceCommitted(deps: Pick<OutboxDeps, 'wake' | 'feed'>, written: {readonly events: readonly FiredEvent[]; readonly deliveries: number}): void {
   if (written.deliveries > 0) deps.wake.notify();
