@@ -181,20 +181,26 @@ async function insertEventsWithDeliveries(
   // list of 100 rows cost more to build, compile and plan than to insert. The rows are
   // pendingDeliveryRow's, in the same order; a leased row is due when its lease runs out (as a
   // claim leaves it).
-  if (dialect === 'sqlite') {
-    const rows = JSON.stringify(pairs.map((pair, i) => [deliveryIds[i], pair.event.id, pair.webhook.id, leased[i] ? 1 : 0]));
-    await sql`insert into deliveries (id, event_id, webhook_id, status, attempt_count, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
-      select value ->> 0, value ->> 1, value ->> 2, 'pending', 0, iif(value ->> 3, ${until}, ${stamp}), iif(value ->> 3, ${owner}, null),
-        iif(value ->> 3, ${until}, null), ${stamp}, ${stamp} from json_each(${rows}) order by key`.execute(trx);
-  } else {
-    const eventIds = pairs.map((pair) => pair.event.id);
-    const webhookIds = pairs.map((pair) => pair.webhook.id);
-    const flags = pairs.map((_, i) => leased[i] === true);
-    await sql`insert into deliveries (id, event_id, webhook_id, status, attempt_count, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
-      select t.id, t.event_id, t.webhook_id, 'pending', 0, case when t.leased then ${until}::text else ${stamp}::text end,
-        case when t.leased then ${owner}::text end, case when t.leased then ${until}::text end, ${stamp}, ${stamp}
-      from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${webhookIds}::text[], ${flags}::boolean[]) as t(id, event_id, webhook_id, leased)`.execute(trx);
-    if (flags.includes(false)) await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(trx);
+  try {
+    if (dialect === 'sqlite') {
+      const rows = JSON.stringify(pairs.map((pair, i) => [deliveryIds[i], pair.event.id, pair.webhook.id, leased[i] ? 1 : 0]));
+      await sql`insert into deliveries (id, event_id, webhook_id, status, attempt_count, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
+        select value ->> 0, value ->> 1, value ->> 2, 'pending', 0, iif(value ->> 3, ${until}, ${stamp}), iif(value ->> 3, ${owner}, null),
+          iif(value ->> 3, ${until}, null), ${stamp}, ${stamp} from json_each(${rows}) order by key`.execute(trx);
+    } else {
+      const eventIds = pairs.map((pair) => pair.event.id);
+      const webhookIds = pairs.map((pair) => pair.webhook.id);
+      const flags = pairs.map((_, i) => leased[i] === true);
+      await sql`insert into deliveries (id, event_id, webhook_id, status, attempt_count, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
+        select t.id, t.event_id, t.webhook_id, 'pending', 0, case when t.leased then ${until}::text else ${stamp}::text end,
+          case when t.leased then ${owner}::text end, case when t.leased then ${until}::text end, ${stamp}, ${stamp}
+        from unnest(${deliveryIds}::text[], ${eventIds}::text[], ${webhookIds}::text[], ${flags}::boolean[]) as t(id, event_id, webhook_id, leased)`.execute(trx);
+      if (flags.includes(false)) await sql`select pg_notify(${DELIVERY_CHANNEL}, '')`.execute(trx);
+    }
+  } catch (error) {
+    // The room was held for rows that were never written: give it back.
+    reservation?.cancel();
+    throw error;
   }
   if (!reservation) return {events: eventRows, deliveries: pairs.length, handedOff: null};
   const handed: HandedOff[] = [];
@@ -248,8 +254,10 @@ export function announceCommitted(deps: Pick<OutboxDeps, 'wake' | 'feed'>, writt
 /**
  * Writes one relayed event (SPEC §13) inside `trx`: the events row with `source_id` set and the
  * upstream body as its payload, byte for byte, and a pending delivery for every `available`
- * webhook subscribed to that source and event. Notifies on PostgreSQL as writeOutbox does. After
- * its commit the caller calls announceCommitted.
+ * webhook subscribed to that source and event (leased to this process's worker where `reserve`
+ * got room: see writeOutbox). Notifies on PostgreSQL as writeOutbox does. After its commit the
+ * caller starts what was handed off and calls announceCommitted; after a rollback it cancels
+ * the reservation.
  */
 export async function writeRelayedEvent(
   trx: Transaction<DB>,
@@ -261,8 +269,8 @@ export async function writeRelayedEvent(
     readonly resourceType?: string | null;
     readonly resourceId?: string | null;
   },
-  context: {readonly now: Date; readonly random: Random},
-): Promise<{readonly event: FiredEvent; readonly deliveries: number}> {
+  context: {readonly now: Date; readonly random: Random; readonly reserve?: Reserve},
+): Promise<{readonly event: FiredEvent; readonly deliveries: number; readonly handedOff: OutboxResult['handedOff']}> {
   const row: EventsTable = {
     id: objectId(context.now, context.random),
     name: event.name,
@@ -273,7 +281,7 @@ export async function writeRelayedEvent(
     created_at: context.now.toISOString(),
   };
   const written = await insertEventsWithDeliveries(trx, dialect, [row], event.sourceId, context);
-  return {event: row, deliveries: written.deliveries};
+  return {event: row, deliveries: written.deliveries, handedOff: written.handedOff};
 }
 
 /** The events rows: one statement for any ordinary change; a huge batch is split. (The deliveries go in as arrays, see insertEventsWithDeliveries.) */

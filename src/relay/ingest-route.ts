@@ -70,13 +70,14 @@ export function registerIngestRoutes(app: FastifyInstance, deps: Deps): void {
         });
       }
 
-      const result = await recordIngest(deps.database, {sourceId: source.id, signature: signature!, body, event}, {now, random: deps.random});
+      const result = await recordIngest(deps.database, {sourceId: source.id, signature: signature!, body, event}, {now, random: deps.random, reserve: deps.handoff?.reserve});
       if (result.kind === 'repeat') {
         request.log.info({source_id: source.id, event: event.name}, 'ingest repeat dropped');
         return reply.status(200).send({accepted: false, repeat: true});
       }
-      // Committed: only now may the worker be woken and the 2xx be sent.
-      announceCommitted(deps, {events: [result.event], deliveries: result.deliveries});
+      // Committed: only now may deliveries start, the worker be woken and the 2xx be sent.
+      result.handedOff?.reservation.start(result.handedOff.deliveries);
+      announceCommitted(deps, {events: [result.event], deliveries: result.deliveries - (result.handedOff?.deliveries.length ?? 0)});
       request.log.info({source_id: source.id, event: event.name, event_id: result.event.id, deliveries: result.deliveries}, 'ingest accepted');
       return reply.status(202).send({accepted: true, event_id: result.event.id, deliveries: result.deliveries});
     };

@@ -6,7 +6,8 @@
  */
 import {createHash, timingSafeEqual} from 'node:crypto';
 import type {Database} from '../db/database.ts';
-import {writeRelayedEvent} from '../events/outbox.ts';
+import {writeRelayedEvent, type OutboxResult} from '../events/outbox.ts';
+import type {Reserve} from '../delivery/handoff.ts';
 import {isEventName, resourceOf, type EventName} from '../events/names.ts';
 import {ghostSignature} from '../delivery/signing.ts';
 import type {FiredEvent} from '../listen/feed.ts';
@@ -80,7 +81,7 @@ export function eventOfBody(body: string, pathEvent: string | undefined): EventO
 
 /** What one ingest wrote. */
 export type IngestResult =
-  | {readonly kind: 'accepted'; readonly event: FiredEvent; readonly deliveries: number}
+  | {readonly kind: 'accepted'; readonly event: FiredEvent; readonly deliveries: number; readonly handedOff: OutboxResult['handedOff']}
   | {readonly kind: 'repeat'};
 
 /**
@@ -88,34 +89,44 @@ export type IngestResult =
  * repeat within 24 h writes nothing else and reports `repeat`), then the events row (the body
  * byte for byte, `source_id` set) and one pending delivery per available webhook subscribed to
  * the source and event. Receipts older than 24 h are pruned on the way.
- * No network I/O happens here; the caller wakes the worker after it resolves.
+ * No network I/O happens here. Deliveries `reserve` gets room for go in leased to this
+ * process's worker: the caller starts them after this resolves (and wakes the worker for the
+ * rest); if the transaction fails, the reservation is cancelled here.
  */
 export async function recordIngest(
   database: Database,
   input: {readonly sourceId: string; readonly signature: string; readonly body: string; readonly event: Extract<EventOfBody, {kind: 'event'}>},
-  context: {readonly now: Date; readonly random: Random},
+  context: {readonly now: Date; readonly random: Random; readonly reserve?: Reserve},
 ): Promise<IngestResult> {
   const signatureHash = createHash('sha256').update(input.signature.trim(), 'utf8').digest('hex');
   const stamp = context.now.toISOString();
   const cutoff = new Date(context.now.getTime() - REPEAT_WINDOW_MS).toISOString();
-  return database.db.transaction().execute(async (trx) => {
-    // Old receipts go first, so a remembered signature is always one seen within the window.
-    await trx.deleteFrom('source_receipts').where('received_at', '<', cutoff).execute();
-    // ON CONFLICT DO NOTHING on both engines: a concurrent twin waits on the key and then
-    // inserts nothing, so exactly one of two simultaneous repeats is accepted.
-    const inserted = await trx
-      .insertInto('source_receipts')
-      .values({source_id: input.sourceId, signature_hash: signatureHash, received_at: stamp})
-      .onConflict((oc) => oc.columns(['source_id', 'signature_hash']).doNothing())
-      .returning('source_id')
-      .executeTakeFirst();
-    if (!inserted) return {kind: 'repeat'} as const;
-    const written = await writeRelayedEvent(
-      trx,
-      database.dialect,
-      {name: input.event.name, payload: input.body, sourceId: input.sourceId, resourceType: input.event.resourceType, resourceId: input.event.resourceId},
-      context,
-    );
-    return {kind: 'accepted', event: written.event, deliveries: written.deliveries} as const;
-  });
+  // Set inside the transaction; cancelled here if the transaction does not commit.
+  let handedOff = null as OutboxResult['handedOff'];
+  try {
+    return await database.db.transaction().execute(async (trx) => {
+      // Old receipts go first, so a remembered signature is always one seen within the window.
+      await trx.deleteFrom('source_receipts').where('received_at', '<', cutoff).execute();
+      // ON CONFLICT DO NOTHING on both engines: a concurrent twin waits on the key and then
+      // inserts nothing, so exactly one of two simultaneous repeats is accepted.
+      const inserted = await trx
+        .insertInto('source_receipts')
+        .values({source_id: input.sourceId, signature_hash: signatureHash, received_at: stamp})
+        .onConflict((oc) => oc.columns(['source_id', 'signature_hash']).doNothing())
+        .returning('source_id')
+        .executeTakeFirst();
+      if (!inserted) return {kind: 'repeat'} as const;
+      const written = await writeRelayedEvent(
+        trx,
+        database.dialect,
+        {name: input.event.name, payload: input.body, sourceId: input.sourceId, resourceType: input.event.resourceType, resourceId: input.event.resourceId},
+        context,
+      );
+      handedOff = written.handedOff;
+      return {kind: 'accepted', event: written.event, deliveries: written.deliveries, handedOff} as const;
+    });
+  } catch (error) {
+    handedOff?.reservation.cancel();
+    throw error;
+  }
 }

@@ -11,7 +11,9 @@ import {DIALECTS, request, startHerald, type TestHerald} from '../support/herald
 import {adminToken} from '../support/token.ts';
 import {startReceiver, type Receiver} from '../delivery/helpers.ts';
 import {toCount} from '../../src/db/database.ts';
-import {checkGhostSignature, eventOfBody} from '../../src/relay/ingest.ts';
+import {checkGhostSignature, eventOfBody, recordIngest} from '../../src/relay/ingest.ts';
+import type {HandedOff, Reserve} from '../../src/delivery/handoff.ts';
+import {cryptoRandom} from '../../src/lib/ids.ts';
 import {FIXTURE_SECRET, loadFixtures, sign} from './support.ts';
 
 const API = '/ghost/api/admin';
@@ -130,6 +132,57 @@ for (const dialect of DIALECTS) {
         assert.ok(ghostVerifies(hit.body, String(hit.headers['x-ghost-signature']), secret), `${fixture.event}: X-Ghost-Signature`);
         new Webhook(secret).verify(hit.body, hit.headers as Record<string, string>);
       }
+    });
+
+    test("an ingest's deliveries are handed to the worker: in leased, started after the commit; a repeat asks for nothing; a failed write cancels", async () => {
+      const fixture = fixtures.find((f) => f.event === 'tag.added')!;
+      const calls: {started: HandedOff[]; cancelled: number}[] = [];
+      const stub = (owner = 'relay-stub'): Reserve => (webhookIds) => {
+        const call = {started: [] as HandedOff[], cancelled: 0};
+        calls.push(call);
+        return {
+          leaseOwner: owner,
+          leaseUntil: '2099-01-01T00:00:00.000Z',
+          granted: webhookIds.map(() => true),
+          start: (deliveries) => void call.started.push(...deliveries),
+          cancel: () => void call.cancelled++,
+        };
+      };
+      const event = eventOfBody(fixture.raw, fixture.event);
+      assert.equal(event.kind, 'event');
+      if (event.kind !== 'event') return;
+      const signature = sign(fixture.raw, source.secret);
+      const input = {sourceId: source.id, signature, body: fixture.raw, event};
+      const result = await recordIngest(herald.database, input, {now: new Date(), random: cryptoRandom, reserve: stub()});
+      assert.equal(result.kind, 'accepted');
+      if (result.kind !== 'accepted') return;
+      assert.equal(calls.length, 1);
+      assert.equal(result.deliveries, 1);
+      const [handed] = result.handedOff!.deliveries;
+      const row = await herald.database.db.selectFrom('deliveries').selectAll().where('id', '=', handed!.deliveryId).executeTakeFirstOrThrow();
+      assert.equal(row.lease_owner, 'relay-stub');
+      assert.equal(row.next_attempt_at, '2099-01-01T00:00:00.000Z');
+      assert.equal(handed!.event.payload, fixture.raw, 'the exact upstream body');
+      assert.equal(handed!.webhook.secret, secrets.get('tag.added'));
+      assert.equal(calls[0]!.started.length, 0, 'started by the caller, after the commit');
+      result.handedOff!.reservation.start(result.handedOff!.deliveries);
+      assert.equal(calls[0]!.started.length, 1);
+
+      // The same signature again: a repeat, decided before any room is asked for.
+      const repeat = await recordIngest(herald.database, input, {now: new Date(), random: cryptoRandom, reserve: stub()});
+      assert.equal(repeat.kind, 'repeat');
+      assert.equal(calls.length, 1);
+
+      if (dialect === 'postgres') {
+        // A write that fails after the reservation (a lease owner longer than its column) gives the room back.
+        const fresh = sign(fixture.raw, source.secret, Date.now() + 1);
+        await assert.rejects(recordIngest(herald.database, {...input, signature: fresh}, {now: new Date(), random: cryptoRandom, reserve: stub('x'.repeat(65))}));
+        assert.equal(calls.length, 2);
+        assert.equal(calls[1]!.cancelled, 1);
+        assert.equal(calls[1]!.started.length, 0);
+      }
+      // The stub never sends: these rows are left to nobody.
+      await herald.database.db.deleteFrom('deliveries').where('lease_owner', '=', 'relay-stub').execute();
     });
 
     test('a Ghost 6 body names its own event; the path segment is then optional', async () => {
