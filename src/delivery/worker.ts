@@ -600,6 +600,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    * at once, and claimed with a fresh lease.
    */
   function pump(): void {
+    if (handed.length === 0) return;
     const latest = clock.now().getTime() + timeoutMs + 1000;
     const stale: string[] = [];
     while (handed.length > 0 && running < concurrency && !stopping) {

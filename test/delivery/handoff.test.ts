@@ -12,14 +12,14 @@ import {createSender} from '../../src/delivery/sender.ts';
 import {createWake} from '../../src/lib/wake.ts';
 import {systemClock, type Clock} from '../../src/lib/clock.ts';
 import {cryptoRandom} from '../../src/lib/ids.ts';
-import {insertWebhook, sleep, startReceiver, until, type Receiver} from './helpers.ts';
+import {insertWebhook, receiverSet, sleep, until} from './helpers.ts';
 
 const FLAGS = {'retry-schedule': '100ms,200ms', 'delivery-timeout': '500ms'};
 
 for (const dialect of DIALECTS) {
   describe(`hand-off to the worker (${dialect})`, () => {
     let h: TestHerald;
-    const receivers: Receiver[] = [];
+    const receivers = receiverSet();
     const workers: Worker[] = [];
     const webhooks: string[] = [];
     const logs: string[] = [];
@@ -34,14 +34,10 @@ for (const dialect of DIALECTS) {
     });
     after(async () => {
       await h.close();
-      await Promise.all(receivers.map((r) => r.close()));
+      await receivers.closeAll();
     });
 
-    const receiver = async (...args: Parameters<typeof startReceiver>) => {
-      const r = await startReceiver(...args);
-      receivers.push(r);
-      return r;
-    };
+    const receiver = receivers.start;
     const webhook = async (target: string) => {
       const id = await insertWebhook(h.database, h.integration.id, {target_url: target});
       webhooks.push(id);

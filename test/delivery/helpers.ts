@@ -101,6 +101,21 @@ export async function startReceiver(handler: Handler = (_req, res) => void res.e
   };
 }
 
+/** Receivers started for one suite, all closed by closeAll() in its after(). */
+export function receiverSet(): {start: typeof startReceiver; closeAll(): Promise<void>} {
+  const started: Receiver[] = [];
+  return {
+    async start(...args) {
+      const r = await startReceiver(...args);
+      started.push(r);
+      return r;
+    },
+    closeAll: async () => {
+      await Promise.all(started.splice(0).map((r) => r.close()));
+    },
+  };
+}
+
 /** A loopback URL on which nothing listens (connection refused). */
 export async function closedPortUrl(): Promise<string> {
   const server = http.createServer();

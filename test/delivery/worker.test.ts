@@ -15,7 +15,7 @@ import {systemClock} from '../../src/lib/clock.ts';
 import {cryptoRandom, type Random} from '../../src/lib/ids.ts';
 import {GHOST_API_VERSION, HERALD_VERSION} from '../../src/lib/version.ts';
 import type {WebhooksTable} from '../../src/db/schema.ts';
-import {closedPortUrl, insertDeliveries, insertEvent, insertWebhook, sleep, startReceiver, until, type Receiver} from './helpers.ts';
+import {closedPortUrl, insertDeliveries, insertEvent, insertWebhook, receiverSet, sleep, until, type Receiver} from './helpers.ts';
 
 const FLAGS = {'retry-schedule': '100ms,200ms', 'delivery-timeout': '500ms'};
 const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
@@ -47,12 +47,8 @@ function settled(database: Database, id: string, status: string, attempts = 1, t
 for (const dialect of DIALECTS) {
   describe(`delivery worker (${dialect})`, () => {
     let h: TestHerald;
-    const receivers: Receiver[] = [];
-    const receiver = async (...args: Parameters<typeof startReceiver>) => {
-      const r = await startReceiver(...args);
-      receivers.push(r);
-      return r;
-    };
+    const receivers = receiverSet();
+    const receiver = receivers.start;
     /** A webhook on `path` of `r`, one event with BODY, and `count` deliveries due now. */
     const seed = async (r: Receiver, path: string, options: {count?: number; webhook?: Partial<WebhooksTable>} = {}) => {
       const webhookId = await insertWebhook(h.database, h.integration.id, {target_url: `${r.url}${path}`, secret: SECRET, ...options.webhook});
@@ -78,7 +74,7 @@ for (const dialect of DIALECTS) {
     });
     after(async () => {
       await h.close();
-      await Promise.all(receivers.map((r) => r.close()));
+      await receivers.closeAll();
     });
 
     test('success: one attempt, the exact body and headers at the receiver, everything recorded', async () => {
@@ -444,12 +440,8 @@ for (const dialect of DIALECTS) {
   // hundreds of ms, and a loaded machine must not turn them into timeouts and retries.
   describe(`delivery worker concurrency (${dialect})`, () => {
     let h: TestHerald;
-    const receivers: Receiver[] = [];
-    const receiver = async (...args: Parameters<typeof startReceiver>) => {
-      const r = await startReceiver(...args);
-      receivers.push(r);
-      return r;
-    };
+    const receivers = receiverSet();
+    const receiver = receivers.start;
     const seed = async (r: Receiver, path: string, options: {count?: number} = {}) => {
       const webhookId = await insertWebhook(h.database, h.integration.id, {target_url: `${r.url}${path}`, secret: SECRET});
       const eventId = await insertEvent(h.database, BODY);
@@ -470,7 +462,7 @@ for (const dialect of DIALECTS) {
     });
     after(async () => {
       await h.close();
-      await Promise.all(receivers.map((r) => r.close()));
+      await receivers.closeAll();
     });
 
     test('at most 8 deliveries in flight to one webhook', async () => {
@@ -548,7 +540,7 @@ for (const dialect of DIALECTS) {
 
   describe(`delivery worker wake-up and lifecycle (${dialect})`, () => {
     let h: TestHerald;
-    const receivers: Receiver[] = [];
+    const receivers = receiverSet();
     const workers: Worker[] = [];
     const databases: Database[] = [];
     before(async () => {
@@ -558,13 +550,9 @@ for (const dialect of DIALECTS) {
       await Promise.all(workers.map((w) => w.stop({graceMs: 0})));
       await Promise.all(databases.map((d) => d.close()));
       await h.close();
-      await Promise.all(receivers.map((r) => r.close()));
+      await receivers.closeAll();
     });
-    const receiver = async (...args: Parameters<typeof startReceiver>) => {
-      const r = await startReceiver(...args);
-      receivers.push(r);
-      return r;
-    };
+    const receiver = receivers.start;
     /** Wakes every worker started here (each has its own Wake, as separate processes would). */
     const wakes: Wake[] = [];
     const notifyAll = () => wakes.forEach((w) => w.notify());
