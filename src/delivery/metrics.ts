@@ -57,9 +57,6 @@ export function createMetrics(database: Database | null, options: MetricsOptions
   });
   for (const outcome of ['succeeded', 'failed', 'retrying', 'blocked', 'gone'] as const) deliveries.inc({outcome, source: OWN_SOURCE_LABEL}, 0);
 
-  /** The counter's child per outcome and source (a source is a relayed Ghost site: few). */
-  const counters = new Map<string, ReturnType<typeof deliveries.labels>>();
-
   const attemptDuration = new PlainHistogram(
     registry,
     'herald_delivery_attempt_duration_seconds',
@@ -112,12 +109,7 @@ export function createMetrics(database: Database | null, options: MetricsOptions
     registry,
     contentType: registry.contentType,
     recordAttempt(sample) {
-      const source = sample.source ?? OWN_SOURCE_LABEL;
-      // One child per label pair, kept: prom-client otherwise hashes the labels on every inc().
-      const key = `${sample.outcome}\n${source}`;
-      let counter = counters.get(key);
-      if (!counter) counters.set(key, (counter = deliveries.labels(sample.outcome, source)));
-      counter.inc();
+      deliveries.inc({outcome: sample.outcome, source: sample.source ?? OWN_SOURCE_LABEL});
       attemptDuration.observe(Math.max(0, sample.durationMs) / 1000);
       if (sample.outcome === 'succeeded' && sample.eventCreatedAt && sample.finishedAt) {
         const created = Date.parse(sample.eventCreatedAt);

@@ -613,12 +613,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       // Its room moves from held to running; its webhook's count stays.
       held--;
       running++;
-      try {
-        startAttempt(job);
-      } catch (error) {
-        log.error({err: errorInfo(error), delivery_id: job.delivery.id}, 'delivery attempt crashed');
-        settle(job.webhook.id);
-      }
+      begin(job);
     }
     if (stale.length > 0) {
       caughtUp = false;
@@ -640,6 +635,11 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     // Taken here, given back by settle(): the two counts change together.
     running++;
     perWebhookCount.set(job.webhook.id, (perWebhookCount.get(job.webhook.id) ?? 0) + 1);
+    begin(job);
+  }
+
+  /** Starts an attempt whose slot is already counted; one that throws gives its slot back. */
+  function begin(job: Job): void {
     try {
       startAttempt(job);
     } catch (error) {
