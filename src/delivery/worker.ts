@@ -198,6 +198,15 @@ export const DEFAULT_CONCURRENCY = 256;
  */
 const MAX_CLAIM = 128;
 
+/**
+ * Hand-offs (handoff.ts) are granted while fewer than this many times `concurrency` attempts
+ * are in flight or waiting in line for a slot. The line is leased rows that start as slots
+ * free up, with no claim; at 2 × the slots, bursts of writes overflowed it and a quarter of the
+ * throughput benchmark's deliveries went in due instead, to be read and leased by 39 claims
+ * (about 1,000 rows and 15 claims at 8 ×). Each webhook's room still bounds what waits for it.
+ */
+const HANDOFF_LINE = 8;
+
 const DAY_MS = 86_400_000;
 /** Most attempts written in one recording transaction. */
 const RECORD_BATCH = 200;
@@ -275,7 +284,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    * of their attempts finishing wakes the loop, and a hand-off gives them no room, so their
    * fresh deliveries do not start ahead of those rows.
    */
-  let crowded: ReadonlySet<string> = new Set();
+  let crowded = new Set<string>();
   /** When the last claim ran (performance.now()): pacing for rows other processes add. */
   let claimedAtMs = 0;
   /**
@@ -528,18 +537,32 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   /**
    * Room for one delivery per webhook id, for an outbox write in progress (handoff.ts). Each
    * is granted within its webhook's room (attempts in flight and held count alike) and while
-   * fewer than `concurrency` wait for a slot; taken now (so a claim meanwhile cannot overfill)
-   * and held until the write commits (start: they queue in `handed` for slots) or rolls back
+   * the line is not full (HANDOFF_LINE); taken now (so a claim meanwhile cannot overfill) and
+   * held until the write commits (start: they queue in `handed` for slots) or rolls back
    * (cancel). None while stopping, before the sender thread is ready, while rows are due (the
    * last claim was full), for a webhook that may have due rows (crowded), or while unrecorded
-   * attempts are at their bound.
+   * attempts are at their bound. A delivery refused room goes in due, so its webhook counts as
+   * crowded from then on, and a full line counts as rows due, until the next claim: no later
+   * delivery is handed off ahead of it.
    */
   function reserve(webhookIds: readonly string[]): Reservation | null {
-    if (stopping || !senderReady || !caughtUp || queue.length + writing >= maxUnrecorded) return null;
+    if (stopping || !senderReady || !caughtUp) return null;
+    if (queue.length + writing >= maxUnrecorded) {
+      caughtUp = false;
+      return null;
+    }
     const taken: string[] = [];
     const granted = webhookIds.map((id) => {
       const busy = perWebhookCount.get(id) ?? 0;
-      if (running + held >= 2 * concurrency || busy >= perWebhook || crowded.has(id)) return false;
+      if (crowded.has(id)) return false;
+      if (running + held >= HANDOFF_LINE * concurrency) {
+        caughtUp = false;
+        return false;
+      }
+      if (busy >= perWebhook) {
+        crowded.add(id);
+        return false;
+      }
       held++;
       perWebhookCount.set(id, busy + 1);
       taken.push(id);

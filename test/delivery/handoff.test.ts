@@ -132,7 +132,7 @@ for (const dialect of DIALECTS) {
       assert.equal(r.maxInFlight(), 1);
     });
 
-    test('with every slot busy, handed-off deliveries wait in line (leased) up to the concurrency; past that they go in due', async () => {
+    test('with every slot busy, handed-off deliveries wait in line (leased) up to 8 × the concurrency; past that they go in due', async () => {
       const hold = holdFirst();
       const slow = await receiver(hold.handler);
       const quick = await receiver();
@@ -145,35 +145,62 @@ for (const dialect of DIALECTS) {
       assert.equal(quick.received.length, 0, 'the only slot is taken');
       const [waiting] = await deliveriesOf(quickHook);
       assert.equal(waiting!.lease_owner, w.id, 'the waiting delivery is leased to the worker');
-      await publish('Two'); // one in flight + one waiting = 2 × concurrency: no room
-      const two = await Promise.all([deliveriesOf(slowHook), deliveriesOf(quickHook)]);
+      // One in flight + seven waiting = 8 × concurrency: the fifth post finds the line full.
+      for (const title of ['Two', 'Three', 'Four', 'Five']) await publish(title);
+      const rows = await Promise.all([deliveriesOf(slowHook), deliveriesOf(quickHook)]);
       assert.deepEqual(
-        two.map((rows) => rows[1]!.lease_owner),
-        [null, null],
-        'past the line, deliveries go in due',
+        rows.map((list) => list.map((row) => row.lease_owner === w.id)),
+        [
+          [true, true, true, true, false],
+          [true, true, true, true, false],
+        ],
+        'the line holds seven; past it, deliveries go in due',
       );
       hold.release();
-      const quickGot = await quick.waitFor(2, 5000);
-      await slow.waitFor(2, 5000);
-      assert.match(quickGot[0]!.body, /"title":"One"/, 'the waiting delivery went first');
-      assert.match(quickGot[1]!.body, /"title":"Two"/);
+      const quickGot = await quick.waitFor(5, 5000);
+      await slow.waitFor(5, 5000);
+      assert.deepEqual(
+        quickGot.map((got) => /"title":"(\w+)"/.exec(got.body)?.[1]),
+        ['One', 'Two', 'Three', 'Four', 'Five'],
+        'the waiting deliveries went first, in order, and the due one after them',
+      );
       assert.equal(slow.maxInFlight() + quick.maxInFlight(), 2);
       assert.equal(Math.max(slow.maxInFlight(), quick.maxInFlight()), 1);
     });
 
-    test('room is held from the reservation until the commit or the rollback', async () => {
-      await worker({concurrency: 1, perWebhookConcurrency: 1});
+    test('room is held from the reservation until the commit or the rollback, within each webhook\'s room and the line', async () => {
+      await worker({concurrency: 1, perWebhookConcurrency: 1}, {appWake: true});
       const first = h.handoff.reserve(['a', 'a', 'b']);
       assert.ok(first);
-      assert.deepEqual(first.granted, [true, false, true], 'one per webhook (its room), two in all (2 × concurrency)');
+      assert.deepEqual(first.granted, [true, false, true], 'one per webhook (its room)');
       assert.match(first.leaseOwner, /.+/);
       assert.ok(Date.parse(first.leaseUntil) > Date.now());
-      assert.equal(h.handoff.reserve(['c']), null, 'all the room is held');
+      const second = h.handoff.reserve(['c', 'd', 'e', 'f', 'g', 'h', 'i']);
+      assert.deepEqual(second?.granted, [true, true, true, true, true, true, false], 'eight in all (8 × concurrency)');
+      assert.equal(h.handoff.reserve(['j']), null, 'all the room is held');
       first.cancel();
       first.cancel(); // twice is harmless
-      const second = h.handoff.reserve(['c']);
-      assert.deepEqual(second?.granted, [true], 'a rollback gives the room back');
       second!.cancel();
+      assert.equal(h.handoff.reserve(['j']), null, 'i went in due (the line was full): nothing is handed off until a claim has looked');
+      h.wake.notify();
+      const third = await until(async () => h.handoff.reserve(['j']), 5000, 'a claim');
+      assert.deepEqual(third.granted, [true], 'a rollback gives the room back');
+      third.cancel();
+    });
+
+    test('a webhook refused room gets none until a claim has looked: its delivery went in due, and a later one must not start first', async () => {
+      await worker({perWebhookConcurrency: 1}, {appWake: true});
+      const first = h.handoff.reserve(['a']);
+      assert.deepEqual(first?.granted, [true]);
+      const second = h.handoff.reserve(['a', 'b']);
+      assert.deepEqual(second?.granted, [false, true], 'a is at its room');
+      first!.cancel();
+      const third = h.handoff.reserve(['a', 'c']);
+      assert.deepEqual(third?.granted, [false, true], 'a has room again, but may have a row due');
+      h.wake.notify();
+      const fourth = await until(async () => h.handoff.reserve(['a']), 5000, 'a claim');
+      assert.deepEqual(fourth.granted, [true]);
+      for (const r of [second, third, fourth]) r!.cancel();
     });
 
     test('a stopping worker grants nothing, and the hand-off falls back to due rows', async () => {
