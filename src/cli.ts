@@ -316,7 +316,7 @@ function formatSummary(summary: IntegrationSummary, heading: string): string {
 }
 
 async function serve(config: Config): Promise<number> {
-  const [{default: pino}, {buildApp}, {openDatabase}, {startWorker}, {startScheduler}, {createMetrics}, {startRetention}, {createEventFeed}] = await Promise.all([
+  const [{default: pino}, {buildApp}, {openDatabase}, {startWorker}, {startScheduler}, {createMetrics}, {startRetention}, {startFiling}, {createEventFeed}] = await Promise.all([
     import('pino'),
     import('./app.ts'),
     import('./db/database.ts'),
@@ -324,6 +324,7 @@ async function serve(config: Config): Promise<number> {
     import('./scheduler/scheduler.ts'),
     import('./delivery/metrics.ts'),
     import('./delivery/retention.ts'),
+    import('./delivery/filing.ts'),
     import('./listen/feed.ts'),
   ]);
   const logger = pino({
@@ -378,6 +379,8 @@ async function serve(config: Config): Promise<number> {
   // published exactly once), so no process needs to be special.
   // Retention prunes old delivery history hourly wherever deliveries are worked.
   const retention = config.role === 'api' ? null : startRetention({database, clock: systemClock, logger}, {retentionMs: config.retentionMs});
+  // SQLite's outbox writes deliveries unfiled; every serving process files them (filing.ts).
+  const filing = database.dialect === 'sqlite' ? startFiling({database, logger}) : null;
   const scheduler =
     config.role === 'api' ? null : startScheduler({database, clock: systemClock, random: cryptoRandom, siteUrl: () => siteUrl ?? address, wake, feed, logger});
 
@@ -404,6 +407,7 @@ async function serve(config: Config): Promise<number> {
       worker?.stop().catch((error: unknown) => logger.error({err: error}, 'error while stopping the delivery worker')),
       scheduler?.stop().catch((error: unknown) => logger.error({err: error}, 'error while stopping the scheduler')),
       retention?.stop(),
+      filing?.stop(),
     ])
       .then(() => feed.close())
       .then(() => database.close())

@@ -22,6 +22,7 @@ import type {Database, Queryable} from '../db/database.ts';
 import type {FilterSpec} from '../db/filter.ts';
 import type {DeliveriesTable, DeliveryStatus, EventsTable, PostsTable, RolesTable, TagsTable, UsersTable, WebhooksTable} from '../db/schema.ts';
 import type {PreviousSecret} from '../delivery/signing.ts';
+import {fileAll} from '../delivery/filing.ts';
 import type {DetectedEvent, ResourceState} from '../events/detect.ts';
 import {isEventName, resourceOf, type EventName} from '../events/names.ts';
 import {buildPayload} from '../events/payload.ts';
@@ -186,6 +187,7 @@ async function reloadDelivery(q: Queryable, id: string): Promise<DeliveryOutput>
 /** The delivery log of one webhook, newest first by default. */
 export async function browseDeliveries(ctx: DeliveryContext, webhookId: string, query: BrowseQuery, actor: WebhookActor): Promise<{deliveries: DeliveryOutput[]; pagination: Pagination}> {
   await ownedWebhook(ctx.database.db, webhookId, actor, 'read');
+  await fileAll(ctx.database.db);
   const {rows, pagination} = await browsePage<DeliveryRow>(
     deliveriesQuery(ctx.database.db),
     query,
@@ -194,8 +196,10 @@ export async function browseDeliveries(ctx: DeliveryContext, webhookId: string, 
     ctx.now,
     // The always-true range on created_at makes the webhook's own index (webhook_id, created_at)
     // the obvious plan for SQLite, which has no statistics: with a status filter it counted the
-    // page's total by walking deliveries_claim over that status for every webhook instead.
-    sql<boolean>`deliveries.webhook_id = ${webhookId} and deliveries.created_at > ''`,
+    // page's total by walking deliveries_claim over that status for every webhook instead. The
+    // index holds filed rows only (literally `filed = 1`, or the planner cannot use it), and
+    // everything was filed just above.
+    sql<boolean>`deliveries.webhook_id = ${webhookId} and deliveries.created_at > '' and deliveries.filed = 1`,
   );
   return {deliveries: rows.map(serializeDelivery), pagination};
 }
@@ -277,11 +281,13 @@ export async function recoverDeliveries(ctx: DeliveryContext, webhookId: string,
   if (until < since) throw validationError('until', 'until must not be before since.');
   return ctx.database.db.transaction().execute(async (trx) => {
     await ownedWebhook(trx, webhookId, actor, 'edit');
+    await fileAll(trx);
     const stamp = ctx.now.toISOString();
     const updated = await trx
       .updateTable('deliveries')
       .set({status: 'pending', attempt_count: 0, next_attempt_at: stamp, lease_owner: null, lease_expires_at: null, next_trigger: 'manual', updated_at: stamp})
       .where('webhook_id', '=', webhookId)
+      .where(sql<boolean>`filed = 1`)
       .where('status', '=', 'failed')
       .where('created_at', '>=', since.toISOString())
       .where('created_at', '<=', until.toISOString())

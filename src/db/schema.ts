@@ -261,6 +261,12 @@ export interface DeliveriesTable {
   next_trigger?: NextTrigger | null;
   created_at: string;
   updated_at: string;
+  /**
+   * 1 once the row is in the per-webhook index deliveries_webhook_created (migration 0009),
+   * 0 while it waits for the filing (delivery/filing.ts). SQLite's outbox writes 0; everything
+   * else, and PostgreSQL always, writes 1 (the default).
+   */
+  filed?: number;
 }
 
 /** See DeliveriesTable.next_trigger. */

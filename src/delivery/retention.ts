@@ -5,9 +5,11 @@
  * so a large backlog never holds a long write lock: SQLite has one writer, and a short
  * statement lets requests and the worker in between.
  */
+import {sql} from 'kysely';
 import type {Logger} from 'pino';
 import type {Database} from '../db/database.ts';
 import type {Clock} from '../lib/clock.ts';
+import {fileAll} from './filing.ts';
 
 /** The default retention: 30 days. */
 export const DEFAULT_RETENTION_MS = 30 * 86_400_000;
@@ -59,6 +61,8 @@ export async function pruneOnce(database: Database, now: Date, options: PruneOpt
   // only that webhook's old rows. Searched by status instead, the last statement of a run (the
   // one that finds less than a batch) read every succeeded delivery of the retention period,
   // holding SQLite's write lock all along.
+  // The index holds filed rows only (filing.ts): file first, and say `filed = 1`.
+  await fileAll(db);
   let deliveries = 0;
   const webhooks = await db.selectFrom('webhooks').select('id').orderBy('id').execute();
   for (const {id: webhookId} of webhooks) {
@@ -71,6 +75,7 @@ export async function pruneOnce(database: Database, now: Date, options: PruneOpt
               .selectFrom('deliveries')
               .select('id')
               .where('webhook_id', '=', webhookId)
+              .where(sql<boolean>`filed = 1`)
               .where('created_at', '<', cutoff)
               .where('status', '=', 'succeeded')
               .where('updated_at', '<', cutoff)

@@ -15,6 +15,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import {inPickedOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 import type {ClaimedRow, Job, RecordPlan} from './worker.ts';
 import {generationCache, WEBHOOKS_GENERATION, type GenerationCache} from '../db/generation.ts';
+import {fileAllSqlite} from './filing.ts';
 
 type Prepare = (sql: string) => BetterSqlite3.Statement;
 
@@ -141,11 +142,16 @@ export function disableSqlite(prepare: Prepare, webhookId: string, reason: strin
 
 /** True when a delivery of the webhook failed at or before `cutoffIso` and none succeeded since. */
 export function failingSinceSqlite(prepare: Prepare, webhookId: string, cutoffIso: string): boolean {
-  // `+status`: through the webhook's own index. Without the hint SQLite walked deliveries_claim
-  // over every succeeded delivery of every webhook, inside the record's write transaction.
-  const success = prepare(`select max(last_attempt_at) as at from deliveries where webhook_id = ? and +status = 'succeeded'`).get(webhookId) as {at: string | null};
+  // Through the webhook's own index, which holds filed rows only: file first (a success of a
+  // moment ago may not be), and say `filed = 1` so SQLite can use it. `+status`: without the
+  // hint SQLite walked deliveries_claim over every succeeded delivery of every webhook, inside
+  // the record's write transaction.
+  fileAllSqlite(prepare);
+  const success = prepare(`select max(last_attempt_at) as at from deliveries where webhook_id = ? and filed = 1 and +status = 'succeeded'`).get(webhookId) as {
+    at: string | null;
+  };
   const old = prepare(
-    `select id from deliveries where webhook_id = @webhook and status = 'failed' and created_at <= @cutoff and (@success is null or created_at > @success) limit 1`,
+    `select id from deliveries where webhook_id = @webhook and filed = 1 and status = 'failed' and created_at <= @cutoff and (@success is null or created_at > @success) limit 1`,
   ).get({webhook: webhookId, cutoff: cutoffIso, success: success.at ?? null});
   return old !== undefined;
 }

@@ -37,6 +37,7 @@ import {createSender, type Sender, type SenderOptions} from './sender.ts';
 import {inProcessDispatcher, threadDispatcher, type Dispatched, type Dispatcher} from './dispatcher.ts';
 import {createGuardedLookup, literalTargetProblem} from './ssrf.ts';
 import type {AttemptOutcomeLabel, Metrics} from './metrics.ts';
+import {fileAll} from './filing.ts';
 import {claimSqlite, disableSqlite, failingSinceSqlite, recordSqlite, webhookCache} from './worker-sqlite.ts';
 import {inPickedOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 import type {HandedOff, Handoff, Reservation} from './handoff.ts';
@@ -973,16 +974,20 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
 
   /** True when a delivery of the webhook failed at or before `cutoffIso` and none succeeded since. */
   async function failingSince(trx: Queryable, webhookId: string, cutoffIso: string): Promise<boolean> {
+    // Through the webhook's own index, which holds filed rows only (see failingSinceSqlite).
+    await fileAll(trx);
     const success = await trx
       .selectFrom('deliveries')
       .select((eb) => eb.fn.max('last_attempt_at').as('at'))
       .where('webhook_id', '=', webhookId)
+      .where(sql<boolean>`filed = 1`)
       .where('status', '=', 'succeeded')
       .executeTakeFirst();
     let old = trx
       .selectFrom('deliveries')
       .select('id')
       .where('webhook_id', '=', webhookId)
+      .where(sql<boolean>`filed = 1`)
       .where('status', '=', 'failed')
       .where('created_at', '<=', cutoffIso)
       .limit(1);

@@ -184,9 +184,10 @@ async function insertEventsWithDeliveries(
   try {
     if (dialect === 'sqlite') {
       const rows = JSON.stringify(pairs.map((pair, i) => [deliveryIds[i], pair.event.id, pair.webhook.id, leased[i] ? 1 : 0]));
-      await sql`insert into deliveries (id, event_id, webhook_id, status, attempt_count, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
+      // Unfiled: delivery/filing.ts enters them in the per-webhook index later, in batches.
+      await sql`insert into deliveries (id, event_id, webhook_id, status, attempt_count, next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at, filed)
         select value ->> 0, value ->> 1, value ->> 2, 'pending', 0, iif(value ->> 3, ${until}, ${stamp}), iif(value ->> 3, ${owner}, null),
-          iif(value ->> 3, ${until}, null), ${stamp}, ${stamp} from json_each(${rows}) order by key`.execute(trx);
+          iif(value ->> 3, ${until}, null), ${stamp}, ${stamp}, 0 from json_each(${rows}) order by key`.execute(trx);
     } else {
       const eventIds = pairs.map((pair) => pair.event.id);
       const webhookIds = pairs.map((pair) => pair.webhook.id);

@@ -136,8 +136,15 @@ test("the check before disabling a webhook reads that webhook's deliveries only"
       return prepare(text);
     }, 'some-webhook', new Date().toISOString()),
   );
-  assert.equal(texts.length, 2);
-  for (const text of texts) {
+  // First the filing (the index holds filed rows only), through the unfiled rows' own index.
+  assert.equal(texts.length, 3);
+  const filing = await h.database.syncTransaction!((prepare) => prepare(`explain query plan ${texts[0]}`).all(1) as {detail: string}[]);
+  assert.match(texts[0]!, /^update deliveries set filed = 1/);
+  // A scan of the partial index is a scan of the unfiled rows only.
+  const filingPlan = filing.map((step) => step.detail).join(' | ');
+  assert.match(filingPlan, /SCAN deliveries USING COVERING INDEX deliveries_unfiled/);
+  assert.doesNotMatch(filingPlan, /SCAN deliveries(?! USING COVERING INDEX deliveries_unfiled)\b/);
+  for (const text of texts.slice(1)) {
     const plan = await h.database.syncTransaction!((prepare) => {
       const statement = prepare(`explain query plan ${text}`);
       const named = text.includes('@webhook');
