@@ -16,6 +16,7 @@ import {inPickedOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from '
 import type {ClaimedRow, Job, RecordPlan} from './worker.ts';
 import {generationCache, WEBHOOKS_GENERATION, type GenerationCache} from '../db/generation.ts';
 import {fileAllSqlite} from './filing.ts';
+import {jobOf} from './job.ts';
 
 type Prepare = (sql: string) => BetterSqlite3.Statement;
 
@@ -83,7 +84,7 @@ export function claimSqlite(prepare: Prepare, input: ClaimInput, cache: WebhookC
       if (event) events.set(delivery.event_id, event);
     }
     // The candidate read already left out unavailable webhooks, in this same transaction.
-    if (webhook && event) jobs.push({delivery, event, webhook});
+    if (webhook && event) jobs.push(jobOf(delivery, event, webhook));
     else missing.push(delivery.id);
   }
   return {jobs, missing, full, collided: leased.length < picked.length};

@@ -38,6 +38,7 @@ import {inProcessDispatcher, threadDispatcher, type Dispatched, type Dispatcher}
 import {createGuardedLookup, literalTargetProblem} from './ssrf.ts';
 import type {AttemptOutcomeLabel, Metrics} from './metrics.ts';
 import {fileAll} from './filing.ts';
+import {jobOf} from './job.ts';
 import {claimSqlite, disableSqlite, failingSinceSqlite, recordSqlite, webhookCache} from './worker-sqlite.ts';
 import {inPickedOrder, pickWithinRoom, type ClaimInput, type ClaimResult} from './claim-policy.ts';
 import type {HandedOff, Handoff, Reservation} from './handoff.ts';
@@ -301,6 +302,12 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    * first. They start before anything is claimed: each finished attempt starts the next.
    */
   const handed: Job[] = [];
+  /** The webhooks with no room left (perWebhook attempts in flight or held). */
+  const webhooksAtRoom = (): string[] => {
+    const ids: string[] = [];
+    for (const [id, n] of perWebhookCount) if (n >= perWebhook) ids.push(id);
+    return ids;
+  };
   /** Room held for hand-offs: reserved for writes not yet committed, plus `handed`. */
   let held = 0;
   /** Attempts can start at once (the sender thread has loaded). */
@@ -391,7 +398,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       const webhook = webhookById.get(delivery.webhook_id);
       // Disabled between the claim and this read: leave the delivery pending, unsent.
       if (!event || !webhook || webhook.status !== 'available') missing.push(delivery.id);
-      else jobs.push({delivery, event, webhook});
+      else jobs.push(jobOf(delivery, event, webhook));
     }
     return {jobs, missing};
   }
@@ -451,7 +458,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     claimedAtMs = performance.now();
     // The claim leaves out the webhooks at their room now: until it is back, one of their
     // attempts finishing must wake the loop again.
-    const atRoom = [...perWebhookCount].filter(([, n]) => n >= perWebhook).map(([id]) => id);
+    const atRoom = webhooksAtRoom();
     crowded = new Set(atRoom);
     let claimed: ClaimResult;
     try {
@@ -476,7 +483,9 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       launch(job);
     }
     // Rows of these may still be due: those left out of the read, and those over a webhook's room.
-    crowded = new Set([...atRoom, ...[...perWebhookCount].filter(([, n]) => n >= perWebhook).map(([id]) => id)]);
+    const nowCrowded = new Set(atRoom);
+    for (const id of webhooksAtRoom()) nowCrowded.add(id);
+    crowded = nowCrowded;
     // Another process leased some picked rows first: read again at once (those are leased
     // now, so the next read finds others). Bounded, so a stuck lock cannot make a busy loop.
     if (jobs.length === 0 && missing.length === 0) return collided && ++collisions <= 3;
@@ -575,11 +584,9 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
           // One per granted webhook, in order; anything else is a bug (that row's lease runs out).
           if (d.webhook.id !== taken[next]) continue;
           next++;
-          handed.push({
-            delivery: {id: d.deliveryId, event_id: d.event.id, webhook_id: d.webhook.id, attempt_count: 0, next_attempt_at: leaseUntil, next_trigger: null},
-            event: d.event,
-            webhook: d.webhook,
-          });
+          handed.push(
+            jobOf({id: d.deliveryId, event_id: d.event.id, webhook_id: d.webhook.id, attempt_count: 0, next_attempt_at: leaseUntil, next_trigger: null}, d.event, d.webhook),
+          );
         }
         for (const id of taken.slice(next)) unhold(id);
         if (stopping) {
@@ -844,6 +851,16 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       if (seen && seen.at > at) continue;
       triggeredPending.set(f.job.webhook.id, {webhookId: f.job.webhook.id, at, status: lastTriggeredStatus(f.outcome), error: lastTriggeredError(f.outcome)});
     }
+    // Loops rather than spreads of Sets and Maps: V8 threw away planRecord's optimized code at
+    // those spreads under load (README, Performance).
+    const disable: RecordPlan['disable'][number][] = [];
+    const gone = new Set<string>();
+    for (const f of batch) {
+      if (f.outcome.kind !== 'gone' || gone.has(f.job.webhook.id)) continue;
+      gone.add(f.job.webhook.id);
+      disable.push({webhookId: f.job.webhook.id, reason: 'The endpoint answered 410 Gone', ifFailingSince: null});
+    }
+    for (const [webhookId, f] of exhausted) disable.push({webhookId, reason: exhaustedReason(attemptError(f.outcome)), ifFailingSince: cutoff});
     const plan: RecordPlan = {
       attempts: batch.map((f) => ({
         id: objectId(f.startedAt, deps.random),
@@ -869,14 +886,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         idle: running === 0 && held === 0 && queue.length === 0,
         everyMs: TRIGGERED_EVERY_MS,
       }),
-      disable: [
-        ...[...new Set(batch.filter((f) => f.outcome.kind === 'gone').map((f) => f.job.webhook.id))].map((webhookId) => ({
-          webhookId,
-          reason: 'The endpoint answered 410 Gone',
-          ifFailingSince: null,
-        })),
-        ...[...exhausted].map(([webhookId, f]) => ({webhookId, reason: exhaustedReason(attemptError(f.outcome)), ifFailingSince: cutoff})),
-      ],
+      disable,
     };
     return {plan, resolutions};
   }
