@@ -209,6 +209,14 @@ const MAX_CLAIM = 128;
  * room still bounds what waits for it.
  */
 const HANDOFF_LINE = 8;
+/**
+ * A webhook may have this many times its in-flight limit (perWebhookConcurrency) in flight and
+ * waiting in line: the waiting ones start as its own attempts finish. When a webhook could only
+ * hold as many as it may have in flight, a burst of posts a few deep refused hand-offs to every
+ * webhook (375–3,267 refusals in three throughput runs), and the claims that followed fell
+ * behind and refused all the rest (1,100–5,800 more).
+ */
+const WAITING_PER_WEBHOOK = HANDOFF_LINE;
 
 const DAY_MS = 86_400_000;
 /** Most attempts written in one recording transaction. */
@@ -261,6 +269,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
 
   /** Attempts per webhook id in flight or held for a hand-off (reserved, or waiting in `handed`). */
   const perWebhookCount = new Map<string, number>();
+  /** Attempts per webhook id in flight: never more than perWebhook. */
+  const inFlightOf = new Map<string, number>();
   /** Webhook rows kept between claims while no webhook changes (SQLite; see worker-sqlite.ts). */
   const cachedWebhooks = webhookCache();
   /**
@@ -283,9 +293,11 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
    */
   let caughtUp = false;
   /**
-   * Webhooks at their room after the last claim: rows of theirs may be due and unclaimed. One
-   * of their attempts finishing wakes the loop, and a hand-off gives them no room, so their
-   * fresh deliveries do not start ahead of those rows.
+   * Webhooks at their limit in flight at the last claim: rows of theirs may be due and
+   * unclaimed. One of their attempts finishing wakes the loop, and a hand-off gives them no
+   * room, so a slow endpoint's fresh deliveries go in due behind those rows. (A webhook whose
+   * room is taken by deliveries waiting for a slot only, as in a burst of posts, keeps getting
+   * room: its due rows, if any, are claimed once its line is down.)
    */
   let crowded: ReadonlySet<string> = new Set();
   /** When the last claim ran (performance.now()): pacing for rows other processes add. */
@@ -298,14 +310,39 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   /** A retry was recorded since the loop last looked up the next scheduled attempt. */
   let replan = false;
   /**
-   * Handed-off deliveries (handoff.ts) leased to this worker and waiting for a slot, oldest
-   * first. They start before anything is claimed: each finished attempt starts the next.
+   * Handed-off deliveries (handoff.ts) leased to this worker and waiting for a slot: a line per
+   * webhook, oldest first. They start before anything is claimed: each finished attempt starts
+   * the next. `startable` holds the webhooks with a line and fewer than perWebhook attempts in
+   * flight, in turn, so a webhook at its limit never holds up the others.
    */
-  const handed: Job[] = [];
-  /** The webhooks with no room left (perWebhook attempts in flight or held). */
+  const handed = new Map<string, Job[]>();
+  const startable: string[] = [];
+  const isStartable = new Set<string>();
+  /** Puts a webhook in turn to start its next waiting delivery, if it has one and room in flight. */
+  const markStartable = (id: string): void => {
+    if (!isStartable.has(id) && handed.has(id) && (inFlightOf.get(id) ?? 0) < perWebhook) {
+      isStartable.add(id);
+      startable.push(id);
+    }
+  };
+  /** Takes every waiting delivery out of line (stop), oldest first per webhook. */
+  const takeAllHanded = (): Job[] => {
+    const all = [...handed.values()].flat();
+    handed.clear();
+    startable.length = 0;
+    isStartable.clear();
+    return all;
+  };
+  /** The webhooks with no room left for a claimed row (perWebhook attempts in flight or held). */
   const webhooksAtRoom = (): string[] => {
     const ids: string[] = [];
     for (const [id, n] of perWebhookCount) if (n >= perWebhook) ids.push(id);
+    return ids;
+  };
+  /** The webhooks with perWebhook attempts in flight. */
+  const webhooksAtLimit = (): string[] => {
+    const ids: string[] = [];
+    for (const [id, n] of inFlightOf) if (n >= perWebhook) ids.push(id);
     return ids;
   };
   /** Room held for hand-offs: reserved for writes not yet committed, plus `handed`. */
@@ -456,10 +493,10 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       return false;
     }
     claimedAtMs = performance.now();
-    // The claim leaves out the webhooks at their room now: until it is back, one of their
-    // attempts finishing must wake the loop again.
+    // The claim leaves out the webhooks at their room now: until it is back, one of the
+    // attempts of those at their limit finishing must wake the loop again.
     const atRoom = webhooksAtRoom();
-    crowded = new Set(atRoom);
+    crowded = new Set(webhooksAtLimit());
     let claimed: ClaimResult;
     try {
       claimed = await claimJobs(Math.min(free, MAX_CLAIM), atRoom);
@@ -483,8 +520,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       launch(job);
     }
     // Rows of these may still be due: those left out of the read, and those over a webhook's room.
-    const nowCrowded = new Set(atRoom);
-    for (const id of webhooksAtRoom()) nowCrowded.add(id);
+    const nowCrowded = new Set(crowded);
+    for (const id of webhooksAtLimit()) nowCrowded.add(id);
     crowded = nowCrowded;
     // Another process leased some picked rows first: read again at once (those are leased
     // now, so the next read finds others). Bounded, so a stuck lock cannot make a busy loop.
@@ -547,8 +584,9 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
 
   /**
    * Room for one delivery per webhook id, for an outbox write in progress (handoff.ts). Each
-   * is granted within its webhook's room (attempts in flight and held count alike) and while
-   * the line is not full (HANDOFF_LINE); taken now (so a claim meanwhile cannot overfill) and
+   * is granted within its webhook's room for waiting (WAITING_PER_WEBHOOK × perWebhook, attempts
+   * in flight and held counting alike; at most perWebhook of them start at once) and while the
+   * line is not full (HANDOFF_LINE); taken now (so a claim meanwhile cannot overfill) and
    * held until the write commits (start: they queue in `handed` for slots) or rolls back
    * (cancel). None while stopping, before the sender thread is ready, while rows are due (the
    * last claim was full), for a webhook at its limit at the last claim (crowded), or while
@@ -563,7 +601,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     const taken: string[] = [];
     const granted = webhookIds.map((id) => {
       const busy = perWebhookCount.get(id) ?? 0;
-      if (running + held >= HANDOFF_LINE * concurrency || busy >= perWebhook || crowded.has(id)) return false;
+      if (running + held >= HANDOFF_LINE * concurrency || busy >= WAITING_PER_WEBHOOK * perWebhook || crowded.has(id)) return false;
       held++;
       perWebhookCount.set(id, busy + 1);
       taken.push(id);
@@ -584,14 +622,16 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
           // One per granted webhook, in order; anything else is a bug (that row's lease runs out).
           if (d.webhook.id !== taken[next]) continue;
           next++;
-          handed.push(
-            jobOf({id: d.deliveryId, event_id: d.event.id, webhook_id: d.webhook.id, attempt_count: 0, next_attempt_at: leaseUntil, next_trigger: null}, d.event, d.webhook),
-          );
+          const line = handed.get(d.webhook.id);
+          const job = jobOf({id: d.deliveryId, event_id: d.event.id, webhook_id: d.webhook.id, attempt_count: 0, next_attempt_at: leaseUntil, next_trigger: null}, d.event, d.webhook);
+          if (line) line.push(job);
+          else handed.set(d.webhook.id, [job]);
+          markStartable(d.webhook.id);
         }
         for (const id of taken.slice(next)) unhold(id);
         if (stopping) {
           // Too late to start: stop() hands them back, or (once it is past that) their leases run out.
-          for (const job of handed.splice(0)) {
+          for (const job of takeAllHanded()) {
             abandoned.push(job.delivery.id);
             unhold(job.webhook.id);
           }
@@ -617,24 +657,32 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
   }
 
   /**
-   * Starts handed-off deliveries while slots are free, oldest first. One whose lease would run
-   * out before its attempt could (it waited too long for a slot) is handed back instead: due
-   * at once, and claimed with a fresh lease.
+   * Starts handed-off deliveries while slots are free: each startable webhook's oldest in turn.
+   * One whose lease would run out before its attempt could (it waited too long for a slot) is
+   * handed back instead: due at once, and claimed with a fresh lease.
    */
   function pump(): void {
-    if (handed.length === 0) return;
+    if (startable.length === 0) return;
     const latest = clock.now().getTime() + timeoutMs + 1000;
     const stale: string[] = [];
-    while (handed.length > 0 && running < concurrency && !stopping) {
-      const job = handed.shift()!;
+    while (startable.length > 0 && running < concurrency && !stopping) {
+      const id = startable.shift()!;
+      isStartable.delete(id);
+      const line = handed.get(id)!;
+      const job = line.shift()!;
+      if (line.length === 0) handed.delete(id);
       if (Date.parse(job.delivery.next_attempt_at!) < latest) {
         stale.push(job.delivery.id);
-        unhold(job.webhook.id);
+        unhold(id);
+        markStartable(id);
         continue;
       }
       // Its room moves from held to running; its webhook's count stays.
       held--;
       running++;
+      inFlightOf.set(id, (inFlightOf.get(id) ?? 0) + 1);
+      // Its next waiting delivery, if it may start one more, comes after the other webhooks'.
+      markStartable(id);
       begin(job);
     }
     if (stale.length > 0) {
@@ -657,6 +705,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     // Taken here, given back by settle(): the two counts change together.
     running++;
     perWebhookCount.set(job.webhook.id, (perWebhookCount.get(job.webhook.id) ?? 0) + 1);
+    inFlightOf.set(job.webhook.id, (inFlightOf.get(job.webhook.id) ?? 0) + 1);
     begin(job);
   }
 
@@ -732,7 +781,11 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     const left = (perWebhookCount.get(webhookId) ?? 1) - 1;
     if (left <= 0) perWebhookCount.delete(webhookId);
     else perWebhookCount.set(webhookId, left);
+    const flying = (inFlightOf.get(webhookId) ?? 1) - 1;
+    if (flying <= 0) inFlightOf.delete(webhookId);
+    else inFlightOf.set(webhookId, flying);
     if (stopping) return;
+    markStartable(webhookId);
     pump();
     // Claim again if rows may be waiting for a slot (the last claim was full, or this webhook
     // had no room left), and now and then for rows other processes added (on SQLite nothing
@@ -1062,7 +1115,7 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
         // last_triggered_* still pending (no recorded attempt came after them at rest).
         if (triggeredPending.size > 0) await recordBatch([]).catch((error: unknown) => log.warn({err: errorInfo(error)}, 'could not write last_triggered_*'));
         // Handed-off deliveries that never got a slot: due again at once, for the next worker.
-        for (const job of handed.splice(0)) {
+        for (const job of takeAllHanded()) {
           abandoned.push(job.delivery.id);
           unhold(job.webhook.id);
         }

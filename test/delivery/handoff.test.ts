@@ -73,6 +73,16 @@ for (const dialect of DIALECTS) {
     const publish = async (title: string): Promise<string> => (await h.api.posts.add({title, status: 'published'})).id;
     const deliveriesOf = (webhookId: string) =>
       h.database.db.selectFrom('deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('created_at').orderBy('id').execute();
+    /** A handler that holds every request until release() is called. */
+    const holdAll = () => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const handler = async (_req: unknown, res: {end(body: string): void}) => {
+        await released;
+        res.end('ok');
+      };
+      return {handler, release};
+    };
     /** A handler that holds its first request until release() is called. */
     const holdFirst = () => {
       let release!: () => void;
@@ -112,24 +122,61 @@ for (const dialect of DIALECTS) {
       assert.equal(r.received.length, 0, 'nothing but the one-minute poll would have claimed it');
     });
 
-    test('a webhook without room gets its delivery due (not leased), claimed once an attempt finishes, in order', async () => {
-      const hold = holdFirst();
-      const r = await receiver(hold.handler);
-      const hook = await webhook(`${r.url}/busy`);
-      const w = await worker({perWebhookConcurrency: 1}, {appWake: true});
-      await publish('First');
-      await r.waitFor(1, 5000);
-      await publish('Second');
-      const rows = await deliveriesOf(hook);
-      assert.equal(rows.length, 2);
-      assert.equal(rows[0]!.lease_owner, w.id, 'the first went in leased (and is in flight)');
-      assert.equal(rows[1]!.lease_owner, null, 'the webhook had no room: the second went in due');
-      assert.equal(rows[1]!.status, 'pending');
+    test('a webhook may have more deliveries waiting for a slot than it may have in flight, up to the line (8 × the concurrency); past that they go in due', async () => {
+      const hold = holdAll();
+      const a = await receiver(hold.handler);
+      const b = await receiver(hold.handler);
+      const hookA = await webhook(`${a.url}/a`);
+      const hookB = await webhook(`${b.url}/b`);
+      const w = await worker({concurrency: 2, perWebhookConcurrency: 2}, {appWake: true});
+      const titles = ['One', 'Two', 'Three', 'Four', 'Five', 'Six', 'Seven', 'Eight', 'Nine'];
+      await publish(titles[0]!);
+      await a.waitFor(1, 5000);
+      await b.waitFor(1, 5000);
+      // Both slots are taken: each later post's two deliveries wait in line, leased, until the
+      // line holds 16 (2 in flight and 14 waiting). Each webhook then has 8 (4 × its limit of 2).
+      for (const title of titles.slice(1)) await publish(title);
+      for (const hook of [hookA, hookB]) {
+        assert.deepEqual(
+          (await deliveriesOf(hook)).map((row) => row.lease_owner === w.id),
+          [true, true, true, true, true, true, true, true, false],
+          'seven waiting behind the one in flight; the ninth went in due',
+        );
+      }
       hold.release();
-      const got = await r.waitFor(2, 5000);
-      assert.match(got[0]!.body, /"title":"First"/);
-      assert.match(got[1]!.body, /"title":"Second"/);
-      assert.equal(r.maxInFlight(), 1);
+      for (const r of [a, b]) {
+        const got = await r.waitFor(titles.length, 5000);
+        assert.deepEqual(
+          got.map((g) => /"title":"(\w+)"/.exec(g.body)?.[1]),
+          titles,
+          'the waiting ones in order, then the due one (claimed)',
+        );
+        assert.ok(r.maxInFlight() <= 2, 'never more than its limit in flight');
+      }
+    });
+
+    test("a webhook at its limit in flight holds up no other webhook's deliveries, and never has more in flight", async () => {
+      const hold = holdFirst();
+      const busy = await receiver(hold.handler);
+      const quick = await receiver();
+      await webhook(`${busy.url}/busy`);
+      await webhook(`${quick.url}/quick`);
+      await worker({concurrency: 8, perWebhookConcurrency: 1}, {appWake: true});
+      const titles = ['One', 'Two', 'Three', 'Four', 'Five'];
+      await publish(titles[0]!);
+      await busy.waitFor(1, 5000);
+      for (const title of titles.slice(1)) await publish(title);
+      await quick.waitFor(titles.length, 5000);
+      await sleep(100);
+      assert.equal(busy.received.length, 1, 'the busy webhook still has its one attempt in flight');
+      hold.release();
+      const got = await busy.waitFor(titles.length, 5000);
+      assert.deepEqual(
+        got.map((g) => /"title":"(\w+)"/.exec(g.body)?.[1]),
+        titles,
+        'in order, whether they waited in line or went in due',
+      );
+      assert.equal(busy.maxInFlight(), 1);
     });
 
     test('with every slot busy, handed-off deliveries wait in line (leased) up to 8 × the concurrency; past that they go in due', async () => {
@@ -168,20 +215,20 @@ for (const dialect of DIALECTS) {
       assert.equal(Math.max(slow.maxInFlight(), quick.maxInFlight()), 1);
     });
 
-    test('room is held from the reservation until the commit or the rollback, within each webhook\'s room and the line', async () => {
-      await worker({concurrency: 1, perWebhookConcurrency: 1});
-      const first = h.handoff.reserve(['a', 'a', 'b']);
+    test("room is held from the reservation until the commit or the rollback, within each webhook's room (8 × its limit) and the line", async () => {
+      await worker({concurrency: 2, perWebhookConcurrency: 1});
+      const first = h.handoff.reserve([...Array.from({length: 9}, () => 'a'), 'b']);
       assert.ok(first);
-      assert.deepEqual(first.granted, [true, false, true], 'one per webhook (its room)');
+      assert.deepEqual(first.granted, [true, true, true, true, true, true, true, true, false, true], "a webhook's room: 8 × its limit of 1");
       assert.match(first.leaseOwner, /.+/);
       assert.ok(Date.parse(first.leaseUntil) > Date.now());
-      const second = h.handoff.reserve(['c', 'd', 'e', 'f', 'g', 'h', 'i']);
-      assert.deepEqual(second?.granted, [true, true, true, true, true, true, false], 'eight in all (8 × concurrency)');
-      assert.equal(h.handoff.reserve(['j']), null, 'all the room is held');
+      const second = h.handoff.reserve(['c', 'd', 'e', 'f', 'g', 'h', 'i', 'j']);
+      assert.deepEqual(second?.granted, [true, true, true, true, true, true, true, false], 'sixteen in all (8 × concurrency)');
+      assert.equal(h.handoff.reserve(['k']), null, 'all the room is held');
       first.cancel();
       first.cancel(); // twice is harmless
-      const third = h.handoff.reserve(['j', 'k', 'l']);
-      assert.deepEqual(third?.granted, [true, true, false], 'a rollback gives the room back (two)');
+      const third = h.handoff.reserve(['k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't']);
+      assert.deepEqual(third?.granted, [true, true, true, true, true, true, true, true, true, false], 'a rollback gives the room back (nine)');
       third!.cancel();
       second!.cancel();
     });
