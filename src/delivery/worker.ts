@@ -519,7 +519,8 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
       }
       launch(job);
     }
-    // Rows of these may still be due: those left out of the read, and those over a webhook's room.
+    // Rows of the webhooks at their limit, before or after this claim, may still be due (left
+    // out of the read, or over their room): their fresh deliveries go in due behind them.
     const nowCrowded = new Set(crowded);
     for (const id of webhooksAtLimit()) nowCrowded.add(id);
     crowded = nowCrowded;
