@@ -17,6 +17,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import {sql} from 'kysely';
 import type {Logger} from 'pino';
 import type {Database, Queryable} from '../db/database.ts';
+import {startPeriodic, type Periodic} from '../lib/periodic.ts';
 
 /** Rows filed per statement: a statement holds SQLite's write lock for tens of ms at most. */
 export const FILING_BATCH = 5000;
@@ -69,47 +70,23 @@ export interface FilingOptions {
 }
 
 /** A running filing loop. */
-export interface Filing {
-  /** Stops the timer and waits for a run in progress. */
-  stop(): Promise<void>;
-}
+export type Filing = Periodic;
 
 /**
  * Files unfiled deliveries every `intervalMs` until stopped, a batch per statement with the
- * event loop let through between batches. The timer never keeps the process alive.
+ * event loop let through between batches.
  */
 export function startFiling(deps: FilingDeps, options: FilingOptions = {}): Filing {
-  const intervalMs = options.intervalMs ?? 1000;
   const batch = options.batch ?? FILING_BATCH;
   const log = deps.logger.child({component: 'filing'});
-  let stopped = false;
-  let running: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | null = null;
-
-  const run = async () => {
-    try {
-      while (!stopped && (await fileBatch(deps.database.db, batch)) === batch) await new Promise((resolve) => setImmediate(resolve));
-    } catch (error) {
-      log.warn({err: {message: (error as Error)?.message ?? String(error)}}, 'filing deliveries failed; trying again next run');
-    }
-  };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = run().finally(() => {
-        running = null;
-        schedule();
-      });
-    }, intervalMs);
-    timer.unref();
-  };
-
-  schedule();
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
+  return startPeriodic(
+    async (isStopped) => {
+      try {
+        while (!isStopped() && (await fileBatch(deps.database.db, batch)) === batch) await new Promise((resolve) => setImmediate(resolve));
+      } catch (error) {
+        log.warn({err: {message: (error as Error)?.message ?? String(error)}}, 'filing deliveries failed; trying again next run');
+      }
     },
-  };
+    {intervalMs: options.intervalMs ?? 1000},
+  );
 }

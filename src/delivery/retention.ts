@@ -9,6 +9,7 @@ import {sql} from 'kysely';
 import type {Logger} from 'pino';
 import type {Database} from '../db/database.ts';
 import type {Clock} from '../lib/clock.ts';
+import {startPeriodic, type Periodic} from '../lib/periodic.ts';
 import {fileAll} from './filing.ts';
 
 /** The default retention: 30 days. */
@@ -119,45 +120,21 @@ export interface RetentionOptions {
 }
 
 /** A running retention loop. */
-export interface Retention {
-  /** Stops the timer and waits for a run in progress. */
-  stop(): Promise<void>;
-}
+export type Retention = Periodic;
 
 /** Prunes now and then (hourly by default) until stopped. The timer never keeps the process alive. */
 export function startRetention(deps: RetentionDeps, options: RetentionOptions = {}): Retention {
   const intervalMs = options.intervalMs ?? 3_600_000;
   const log = deps.logger.child({component: 'retention'});
-  let stopped = false;
-  let running: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | null = null;
-
-  const schedule = (ms: number) => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = run().finally(() => {
-        running = null;
-        schedule(intervalMs);
-      });
-    }, ms);
-    timer.unref();
-  };
-
-  const run = async () => {
-    try {
-      const result = await pruneOnce(deps.database, deps.clock.now(), {retentionMs: options.retentionMs});
-      if (result.attempts + result.deliveries + result.events > 0) log.info(result, 'pruned old delivery history');
-    } catch (error) {
-      log.warn({err: {message: (error as Error)?.message ?? String(error)}}, 'pruning old delivery history failed; trying again next run');
-    }
-  };
-
-  schedule(options.firstRunMs ?? Math.min(60_000, intervalMs));
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
+  return startPeriodic(
+    async () => {
+      try {
+        const result = await pruneOnce(deps.database, deps.clock.now(), {retentionMs: options.retentionMs});
+        if (result.attempts + result.deliveries + result.events > 0) log.info(result, 'pruned old delivery history');
+      } catch (error) {
+        log.warn({err: {message: (error as Error)?.message ?? String(error)}}, 'pruning old delivery history failed; trying again next run');
+      }
     },
-  };
+    {intervalMs, firstMs: options.firstRunMs ?? Math.min(60_000, intervalMs)},
+  );
 }
