@@ -333,18 +333,16 @@ export function startWorker(deps: WorkerDeps, options: WorkerOptions = {}): Work
     isStartable.clear();
     return all;
   };
+  /** The webhook ids whose count has reached perWebhook. */
+  const atPerWebhook = (counts: ReadonlyMap<string, number>): string[] => {
+    const ids: string[] = [];
+    for (const [id, n] of counts) if (n >= perWebhook) ids.push(id);
+    return ids;
+  };
   /** The webhooks with no room left for a claimed row (perWebhook attempts in flight or held). */
-  const webhooksAtRoom = (): string[] => {
-    const ids: string[] = [];
-    for (const [id, n] of perWebhookCount) if (n >= perWebhook) ids.push(id);
-    return ids;
-  };
+  const webhooksAtRoom = (): string[] => atPerWebhook(perWebhookCount);
   /** The webhooks with perWebhook attempts in flight. */
-  const webhooksAtLimit = (): string[] => {
-    const ids: string[] = [];
-    for (const [id, n] of inFlightOf) if (n >= perWebhook) ids.push(id);
-    return ids;
-  };
+  const webhooksAtLimit = (): string[] => atPerWebhook(inFlightOf);
   /** Room held for hand-offs: reserved for writes not yet committed, plus `handed`. */
   let held = 0;
   /** Attempts can start at once (the sender thread has loaded). */
